@@ -1,0 +1,67 @@
+"""Every HTML fragment shown to a reader passes through here: Markdown and feed content alike."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import markdown as _markdown
+import nh3
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small", "strong",
+    "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+}
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "th": {"scope", "colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+    "h2": {"id"}, "h3": {"id"}, "h4": {"id"},
+}
+_SCHEMES = {"http", "https", "mailto"}
+_MD_EXTENSIONS = ["extra", "sane_lists", "smarty"]
+
+
+def clean_html(html: str) -> str:
+    """Sanitise an HTML fragment: safe tags only, http(s)/mailto links, no scripts or styles."""
+    return nh3.clean(
+        html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to sanitised HTML."""
+    return clean_html(_markdown.markdown(text, extensions=_MD_EXTENSIONS, output_format="html"))
+
+
+_WS = re.compile(r"\s+")
+
+
+def to_text(html: str) -> str:
+    """Plain text of an HTML fragment (tags removed, entities kept decoded, spaces folded)."""
+    import html as _html
+
+    stripped = nh3.clean(html, tags=set(), attributes={})
+    return _WS.sub(" ", _html.unescape(stripped)).strip()
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is an absolute http(s) URL, else None (never a `javascript:` link)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return None
+    return url

@@ -1,0 +1,105 @@
+import os
+import subprocess
+import sys
+import time
+
+from conftest import add_broken
+
+from kb.access import PUBLIC
+from kb.workspace import Workspace
+
+
+def titles(ws, query, **kw):
+    return [h.title for h in ws.index.search(query, **kw).hits]
+
+
+def test_first_sync_indexes_everything(ws):
+    assert ws.store.slugs() == {"prison-drones", "printed-guns", "secret-keys", "draft-robots"}
+    assert ws.index.doc_count() == 4
+    assert ws.store.db["risks"].count == 5
+    assert titles(ws, "quadcopter") == ["Prison drones"]
+
+
+def test_unchanged_files_are_not_read_again(ws):
+    report = ws.sync()
+    assert report.read == [] and report.unchanged == 4
+    os.utime(ws.cfg.entries_dir / "printed-guns.md")  # touched, same bytes
+    report = ws.sync()
+    assert report.read == [] and report.unchanged == 4
+
+
+def test_changed_file_is_the_only_one_read(ws):
+    path = ws.cfg.entries_dir / "printed-guns.md"
+    path.write_text(path.read_text().replace("Desktop printers", "Cheap desktop printers"))
+    report = ws.sync()
+    assert report.read == ["entries/printed-guns.md"]
+    assert report.unchanged == 3
+    assert report.changes["printed-guns"] == ["Summary revised"]
+    assert titles(ws, '"cheap desktop printers"') == ["3D-printed firearms"]
+
+
+def test_raising_a_risk_is_described_for_subscribers(ws):
+    path = ws.cfg.entries_dir / "printed-guns.md"
+    path.write_text(path.read_text().replace("likelihood: 3", "likelihood: 4"))
+    report = ws.sync()
+    assert report.changes["printed-guns"] == ['Risk "Printed firearms in organised crime" raised from 15 to 20']
+    assert ws.store.entry_row("printed-guns")["score"] == 20
+
+
+def test_deleted_file_leaves_the_index(ws):
+    (ws.cfg.entries_dir / "printed-guns.md").unlink()
+    report = ws.sync()
+    assert report.removed == ["printed-guns"]
+    assert "printed-guns" not in ws.store.slugs()
+    assert titles(ws, "firearms") == []
+
+
+def test_broken_files_are_skipped_and_the_rest_index(kb_root):
+    add_broken(kb_root, "bad-yaml.md", "out-of-range.md")
+    ws = Workspace.open(kb_root)
+    report = ws.sync()
+    assert sorted(report.skipped) == ["entries/bad-yaml.md", "entries/out-of-range.md"]
+    assert ws.index.doc_count() == 4
+    assert any(str(p).startswith("entries/out-of-range.md:15: likelihood must be 1-5") for p in report.problems)
+
+
+def test_a_file_that_breaks_leaves_the_index_and_comes_back_when_fixed(ws):
+    path = ws.cfg.entries_dir / "printed-guns.md"
+    good = path.read_text()
+    path.write_text(good.replace("impact: 5", "impact: 9"))
+    report = ws.sync()
+    assert report.skipped == ["entries/printed-guns.md"]
+    assert titles(ws, "firearms") == []
+    path.write_text(good)
+    ws.sync()
+    assert titles(ws, "firearms") == ["3D-printed firearms"]
+
+
+def test_rebuild_starts_over_and_a_lost_index_is_rebuilt(ws):
+    report = ws.sync(rebuild=True)
+    assert len(report.read) == 4
+    ws.index = type(ws.index).recreate(ws.index.path)  # index lost, database kept
+    ws.sync()
+    assert ws.index.doc_count() == 4
+
+
+def test_updated_changes_only_when_the_note_changes(ws):
+    before = ws.store.entry_row("printed-guns")["updated"]
+    time.sleep(1.1)
+    path = ws.cfg.entries_dir / "printed-guns.md"
+    path.write_text(path.read_text() + "\n")  # formatting only
+    ws.sync()
+    assert ws.store.entry_row("printed-guns")["updated"] == before
+
+
+def test_public_audience_never_sees_green_or_draft(ws):
+    assert titles(ws, "zanzibar") != []
+    assert titles(ws, "zanzibar", audience=PUBLIC) == []
+    facets = ws.index.facet_counts(PUBLIC)
+    assert "automotive" not in facets["sector"] and "retail" not in facets["sector"]
+    assert facets["sector"]["prisons"] == 1
+
+
+def test_model_layers_do_not_import_flask():
+    code = "import sys, kb.sync, kb.workspace; assert 'flask' not in sys.modules, 'flask imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
