@@ -45,12 +45,14 @@ SCHEMA = Schema(
     share_with=KEYWORD(commas=True, lowercase=True),
     score=NUMERIC(stored=True),
     published=DATETIME(stored=True),
+    feed=ID(stored=True),  # feed items: the feed's id
+    link=STORED,  # feed items: the item's link
     extra=STORED,
 )
 TEXT_FIELDS = ["title", "keywords", "summary", "body", "risks", "measures", "tag", "sector"]
 FACETS = ("sector", "tag", "driver", "horizon")
 ALIASES = {"tag": ["tags"], "sector": ["sectors"], "driver": ["drivers"], "title": ["name"]}
-SEARCHABLE = sorted(set(SCHEMA.names()) - {"id", "extra", "published"})
+SEARCHABLE = sorted(set(SCHEMA.names()) - {"id", "extra", "published", "link"})
 _FIELD_RE = re.compile(r"(?<![\w\"'])([A-Za-z_]+):")
 
 # An audience is a list of alternatives; each maps a field to the values it may take.
