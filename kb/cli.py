@@ -111,10 +111,11 @@ def validate(c: Context) -> None:
     entries, problems = check(cfg)
     for p in problems:
         click.echo(str(p), err=p.severity == "error")
-    errors = sum(p.severity == "error" for p in problems)
+    errors = [p for p in problems if p.severity == "error"]
     total = len(entry_files(cfg.entries_dir))
     if errors:
-        raise click.ClickException(f"{errors} problem{'s' * (errors != 1)} in {total - len(entries)} of {total} entries")
+        files = len({p.path for p in errors})
+        raise click.ClickException(f"{len(errors)} problem{'s' * (len(errors) != 1)} in {files} of {total} entries")
     click.echo(f"{total} entries OK" + (f" ({len(problems)} warnings)" if problems else ""))
 
 
@@ -226,3 +227,19 @@ def show(c: Context, slug: str, as_json: bool) -> None:
             click.echo(f"  - {tx.ACTORS[m.actor]}: {m.measure} ({tx.MEASURE_STATUS[m.status].lower()})")
     if e.related:
         click.echo("\nRelated: " + ", ".join(e.related))
+
+
+from kb.cli_users import register as _register_users  # noqa: E402
+
+_register_users(main)
+
+
+from kb.cli_web import register as _register_web  # noqa: E402  (kept last: `kb serve` lives in kb/cli_web.py)
+
+_register_web(main)
+
+
+# The feeds side (kb feeds, kb poll, kb scheduler, kb suggestions) lives in kb/cli_feeds.py.
+from kb.cli_feeds import register as _register_feeds  # noqa: E402
+
+_register_feeds(main)

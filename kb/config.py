@@ -22,7 +22,9 @@ class FeedSettings:
     allow_private: bool = False  # tests allow 127.0.0.1; production never should
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    total_timeout: float = 30.0  # seconds for a whole fetch, redirects included (stops slow drips)
     max_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
     concurrency: int = 8
     default_interval: int = 60  # minutes
     max_backoff: int = 24 * 60  # minutes

@@ -25,8 +25,15 @@ _SCHEMES = {"http", "https", "mailto"}
 _MD_EXTENSIONS = ["extra", "sane_lists", "smarty"]
 
 
-def clean_html(html: str) -> str:
-    """Sanitise an HTML fragment: safe tags only, http(s)/mailto links, no scripts or styles."""
+def clean_html(html: str, base_url: str | None = None) -> str:
+    """Sanitise an HTML fragment: safe tags only, http(s)/mailto links, no scripts or styles.
+
+    With `base_url` (feed content), relative links are made absolute against it; a relative
+    link with no usable base is dropped.
+    """
+    options = {}
+    if base_url is not None:
+        options["url_relative"] = ("rewrite_with_base", base_url) if safe_url(base_url) else "deny"
     return nh3.clean(
         html,
         tags=_TAGS,
@@ -34,6 +41,7 @@ def clean_html(html: str) -> str:
         url_schemes=_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        **options,
     )
 
 

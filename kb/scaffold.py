@@ -70,10 +70,19 @@ CONFIG_TEMPLATE = """\
 # allow_private = false    # fetch from private/loopback addresses (tests only)
 # connect_timeout = 10.0
 # read_timeout = 20.0
+# total_timeout = 30.0     # a whole fetch, redirects included
 # max_bytes = 15728640
+# max_redirects = 5
+# concurrency = 8          # feeds fetched at once
+# default_interval = 60    # minutes, for feeds added without one
+# max_backoff = 1440       # minutes: the longest wait after errors or a Retry-After
 
 [suggest]
-# update_threshold = 0.35
+# update_threshold = 0.35  # Whoosh similarity (share of the entry's own score) for an update
+# min_keyword_hits = 1     # watch terms (keywords) an item must mention
+# topic_window_days = 14   # new topics: recent items of this many days...
+# topic_min_items = 3      # ...at least this many...
+# topic_min_feeds = 2      # ...from this many feeds
 """
 
 FEEDS_TEMPLATE = """\

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.query import And, NullQuery, Or, Query, Term
+from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from kb.entry import Entry
@@ -141,6 +143,9 @@ class Index:
             self.ix = index.create_in(str(path), SCHEMA)
         self._parser = MultifieldParser(TEXT_FIELDS, SCHEMA, fieldboosts={"title": 3.0, "keywords": 2.0})
         self._parser.add_plugin(FieldAliasPlugin(ALIASES))
+        self._lock = threading.RLock()
+        self._searcher: Searcher | None = None
+        self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
 
     @classmethod
     def recreate(cls, path: Path) -> Index:
@@ -148,15 +153,39 @@ class Index:
             shutil.rmtree(path)
         return cls(path)
 
+    def close(self) -> None:
+        """Close the open searcher (the index stays usable; the next search opens a new one)."""
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+                self._allowed.clear()
+
     def doc_count(self) -> int:
-        return self.ix.doc_count()
+        with self._reading() as searcher:  # opening a reader just to count costs as much as a search
+            return searcher.doc_count()
+
+    def count(self, kind: str) -> int:
+        """How many documents of one kind (`entry`, `item`) the index holds."""
+        with self._reading() as searcher:
+            return len(self._allowed_docs(searcher, Term("kind", kind)))
 
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self, bulk: bool = False) -> Iterator[_Writer]:
-        """One writer at a time (Whoosh's rule); waits up to 30 s for another to finish."""
-        w = self.ix.writer(timeout=30.0, delay=0.1, limitmb=256 if bulk else 64)
+    def writer(self, bulk: bool = False, procs: int = 1) -> Iterator[_Writer]:
+        """One writer at a time (Whoosh's rule); waits up to 30 s for another to finish.
+
+        `bulk` gives Whoosh room to sort postings in memory: with less, it spills sorted runs to
+        disk and merges them back one posting at a time, which more than doubled the time of a
+        full index at 10,000 entries. `procs` > 1 indexes in that many processes, each writing
+        its own segment (kept as they are: merging them costs as much again); only for a first
+        index from a command, as it forks.
+        """
+        options: dict[str, Any] = dict(timeout=30.0, delay=0.1, limitmb=512 if bulk else 64)
+        if procs > 1:
+            options.update(procs=procs, multisegment=True)
+        w = self.ix.writer(**options)
         try:
             yield _Writer(w)
         except BaseException:
@@ -166,6 +195,33 @@ class Index:
             w.commit()
 
     # -- reading ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[Searcher]:
+        """The open searcher, replaced when a commit (from any process) has changed the index.
+
+        Opening a searcher reads every segment's term index, about 30 ms at 10,000 entries, so
+        one is kept between searches. Searches take turns on it (Whoosh searchers keep state,
+        and Python runs one search at a time anyway). Whoosh's own `Searcher.refresh()` is not
+        used: in whoosh-reloaded 2.7.5 it keeps merged-away segments, so deleted documents
+        come back.
+        """
+        with self._lock:
+            if self._searcher is not None and not self._searcher.up_to_date():
+                self.close()
+            if self._searcher is None:
+                self._searcher = self.ix.searcher()
+            yield self._searcher
+
+    def _allowed_docs(self, searcher: Searcher, flt: Query) -> set[int]:
+        """The document numbers `flt` allows, kept until the index changes: the kind and audience
+        filters are the same on almost every search, and matching them costs as much as the query."""
+        docs = self._allowed.get(flt)
+        if docs is None:
+            if len(self._allowed) >= 64:
+                self._allowed.clear()
+            docs = self._allowed[flt] = set(searcher.docs_for_query(flt))
+        return docs
 
     def parse(self, text: str, *, fields: list[str] | None = None) -> Query:
         text = text.strip()
@@ -214,19 +270,31 @@ class Index:
             restrict.append(Term(name, value.lower() if name in ("tag", "sector", "driver") else value))
         flt = And(restrict)
         facet_defs = {name: sorting.FieldFacet(name, allow_overlap=name in ("tag", "sector", "driver")) for name in facets}
-        with self.ix.searcher() as searcher:
-            page = max(1, page)
-            results = searcher.search(query, limit=page * per_page, filter=flt, groupedby=facet_defs or None, terms=True)
+        page = max(1, page)
+        with self._reading() as searcher:
+            allowed = self._allowed_docs(searcher, flt)
+            if not allowed:  # nothing may be seen (and Whoosh reads an empty filter set as no filter)
+                return Results(query=text, total=0, page=page, per_page=per_page, hits=[],
+                               facets={name: {} for name in facet_defs})
+            results = searcher.search(query, limit=page * per_page, filter=allowed, groupedby=facet_defs or None,
+                                      terms=True)
             results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
             results.formatter = _Marker()
-            total = len(results)
+            # len(results) is wrong here: with terms=True, Whoosh counts every match and skips the
+            # filter whenever it has skipped low-scoring blocks. Fewer hits than asked for are all
+            # of them; otherwise count the allowed matches.
+            scored = results.scored_length()
+            total = scored if scored < page * per_page else sum(
+                1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
+            # Whoosh highlights, in each field, the query terms that matched there in any result
+            highlightable = {name for name, _ in results.matched_terms()}
             hits = []
             for r in results[(page - 1) * per_page : page * per_page]:
                 stored = r.fields()
                 hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
                           title=stored.get("title", ""), score=r.score, summary=stored.get("summary", ""),
                           fields=stored)
-                hit.snippet = self._snippet(r, hit, snippet_text)
+                hit.snippet = self._snippet(r, hit, snippet_text, highlightable)
                 hits.append(hit)
             counts = {}
             for name in facet_defs:
@@ -235,8 +303,16 @@ class Index:
         return Results(query=text, total=total, page=page, per_page=per_page, hits=hits, facets=counts)
 
     @staticmethod
-    def _snippet(r: Any, hit: Hit, snippet_text: Callable[[Hit], str] | None) -> str:
-        for name, text in (("summary", hit.summary), ("body", snippet_text(hit) if snippet_text else "")):
+    def _snippet(r: Any, hit: Hit, snippet_text: Callable[[Hit], str] | None, highlightable: set[str]) -> str:
+        """The best two fragments of the summary, else of the body, else the summary's start.
+
+        A field with no matched terms cannot give a fragment, so it is not re-analysed (that
+        costs ~2 ms per body), and the body is only fetched when the summary gave nothing.
+        """
+        for name in ("summary", "body"):
+            if name not in highlightable:
+                continue
+            text = hit.summary if name == "summary" else (snippet_text(hit) if snippet_text else "")
             if text:
                 fragment = r.highlights(name, text=text[:20000], top=2)
                 if fragment:
@@ -249,13 +325,46 @@ class Index:
         if audience is not None:
             restrict.append(_audience_query(audience))
         out: dict[str, dict[str, int]] = {}
-        with self.ix.searcher() as searcher:
+        with self._reading() as searcher:
             docs = searcher.search(And(restrict), limit=None, groupedby={
                 n: sorting.FieldFacet(n, allow_overlap=n in ("tag", "sector", "driver")) for n in names})
             for n in names:
                 out[n] = {k: len(v) for k, v in docs.groups(n).items() if k}
         return out
 
+
+    # -- similarity (feed items against entries) --------------------------------------------
+
+    def similarity(self, source_id: str, text: str, candidates: Iterable[str], numterms: int = 15,
+                   exclude: Iterable[str] = ()) -> Similarity:
+        """How close each candidate document is to the text of `source_id` (an entry).
+
+        The source's key terms are picked from `text` with Whoosh's Bo1 expansion model (terms
+        that are frequent in the text and rare in the index); the candidates are scored on those
+        terms with the index's BM25F, and each score is given as a share of the score the source
+        document itself gets (capped at 1), so 0.35 reads as "35 % as close as the entry is to
+        itself". Terms whose word is in `exclude` (stop words) are not used.
+        """
+        wanted = list(dict.fromkeys(candidates))
+        with self.ix.searcher() as searcher:
+            words = _surface_words(text)
+            skip = set(exclude)
+            stems = [(t, w) for t, w in searcher.key_terms_from_text("body", text, numterms=numterms * 2)
+                     if words.get(t, t) not in skip and t not in skip][:numterms]
+            if not stems or not wanted:
+                return Similarity([], {})
+            query = Or([Term(name, term, boost=weight) for term, weight in stems for name in ("title", "body")])
+            own = searcher.search(query, filter=Term("id", source_id), limit=1)
+            base = own[0].score if len(own) else 0.0
+            scores: dict[str, tuple[float, list[str]]] = {}
+            docnums = {n for c in wanted if (n := searcher.document_number(id=c)) is not None}
+            if not docnums:
+                return Similarity([words.get(t, t) for t, _ in stems], {})
+            for hit in searcher.search(query, filter=docnums, limit=None, terms=True):
+                share = min(1.0, hit.score / base) if base > 0 else 0.0
+                matched = sorted({t.decode() if isinstance(t, bytes) else t for _, t in hit.matched_terms()})
+                scores[hit["id"]] = (round(share, 3), [words.get(t, t) for t in matched])
+        return Similarity([words.get(t, t) for t, _ in stems], scores)
 
 class _Writer:
     def __init__(self, w: IndexWriter):
@@ -273,6 +382,20 @@ class _Writer:
 
     def delete(self, doc_id: str) -> None:
         self._w.delete_by_term("id", doc_id)
+
+
+@dataclass
+class Similarity:
+    terms: list[str]  # the source's key terms, as words from its text
+    scores: dict[str, tuple[float, list[str]]]  # document id -> (share of the source's own score, key terms it has)
+
+
+def _surface_words(text: str) -> dict[str, str]:
+    """Stemmed term -> the first word in `text` that stems to it (for messages people read)."""
+    out: dict[str, str] = {}
+    for token in _STEM(text, chars=True, keeporiginal=True):
+        out.setdefault(token.text, token.original.lower())
+    return out
 
 
 def _audience_query(audience: Audience) -> Query:

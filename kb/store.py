@@ -65,6 +65,69 @@ def _entries_schema(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def _feeds_schema(db: sqlite_utils.Database) -> None:
+    """Feed state (one row per feed, carried across URL moves), feed items, tombstones, suggestions."""
+    db["feed_state"].create(
+        {
+            "id": int, "url": str, "title": str, "etag": str, "last_modified": str, "body_hash": str,
+            "status": str, "http_status": int, "last_fetch": str, "last_success": str, "last_error": str,
+            "last_error_at": str, "failures": int, "next_poll": str, "held_until": str, "moved_to": str,
+            "items_total": int, "items_per_day": float, "last_new": int, "last_duration": float,
+        },
+        pk="id",
+    )
+    db["feed_state"].create_index(["url"], unique=True)
+    db["feed_items"].create(
+        {
+            "id": int, "feed_id": int, "feed_url": str, "key": str, "guid": str, "link": str, "title": str,
+            "author": str, "summary_html": str, "content_html": str, "text": str, "published": str,
+            "first_seen": str, "last_seen": str, "updated_at": str, "content_hash": str, "indexed": int,
+            "decision": str, "decision_reason": str,
+        },
+        pk="id",
+    )
+    db["feed_items"].create_index(["key"], unique=True)
+    db["feed_items"].create_index(["feed_id", "first_seen"])
+    db["feed_items"].create_index(["published"])
+    db["feed_items"].create_index(["indexed"])
+    db["item_tombstones"].create({"key": str, "feed_id": int, "reason": str, "at": str}, pk="key")
+    db["suggestions"].create(
+        {
+            "id": int, "kind": str, "status": str, "entry_slug": str, "topic_key": str, "title": str,
+            "keywords": str, "reasons": str, "score": float, "created": str, "updated": str,
+            "decided_at": str, "decided_by": str, "note": str, "result": str,
+        },
+        pk="id",
+    )
+    db["suggestions"].create_index(["status", "kind"])
+    db["suggestions"].create_index(["topic_key"])
+    db["suggestion_items"].create({"suggestion_id": int, "item_id": int}, pk=("suggestion_id", "item_id"))
+    db["suggestion_items"].create_index(["item_id"])
+
+
+@migration
+def _accounts_schema(db: sqlite_utils.Database) -> None:
+    """Users, failed sign-ins and the audit log (kb.accounts owns them)."""
+    from kb.accounts import schema
+
+    schema(db)
+
+
+def _upsert(conn: sqlite3.Connection, table: str, pk: tuple[str, ...], row: dict[str, Any]) -> None:
+    """Insert `row`, or update the columns it names when a row with the same key exists.
+
+    The same effect as sqlite-utils' `upsert`, in one statement (no delete, so nothing cascades).
+    """
+    names = [f'"{n}"' for n in row]
+    updates = ", ".join(f"{n} = excluded.{n}" for n, key in zip(names, row) if key not in pk)
+    conn.execute(
+        f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))}) '
+        f'ON CONFLICT ({", ".join(pk)}) DO UPDATE SET {updates}',
+        list(row.values()),
+    )
+
+
 class Store:
     """One SQLite file. Open with `Store.open(path)`; the schema is brought up to date on open."""
 
@@ -98,18 +161,18 @@ class Store:
     # -- files: what the last sync saw ---------------------------------------------------
 
     def file_states(self) -> dict[str, dict[str, Any]]:
-        return {row["path"]: row for row in self.db["files"].rows}
+        cursor = self.db.conn.execute("SELECT * FROM files")
+        names = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(names, row)) for row in cursor}
 
     def record_file(self, path: str, mtime_ns: int, size: int, sha256: str, slug: str, ok: bool,
                     problems: list[str]) -> None:
-        self.db["files"].upsert(
-            {"path": path, "mtime_ns": mtime_ns, "size": size, "sha256": sha256, "slug": slug,
-             "ok": int(ok), "problems": json.dumps(problems)},
-            pk="path",
-        )
+        _upsert(self.db.conn, "files", ("path",),
+                {"path": path, "mtime_ns": mtime_ns, "size": size, "sha256": sha256, "slug": slug,
+                 "ok": int(ok), "problems": json.dumps(problems)})
 
     def forget_file(self, path: str) -> None:
-        self.db["files"].delete_where("path = ?", [path])
+        self.db.conn.execute("DELETE FROM files WHERE path = ?", [path])
 
     def clear_entries(self) -> None:
         for table in ENTRY_TABLES:
@@ -122,59 +185,78 @@ class Store:
         from kb.changes import describe
 
         data = entry_to_dict(entry)
+        data_json = json.dumps(data)
         version = version_of(entry)
         stamp = now()
-        old = self.db["entries"].get(entry.slug) if self.db["entries"].count_where("slug = ?", [entry.slug]) else None
+        old = self._current(entry.slug)
+        if old is None:
+            # After `kb index --rebuild` (or a file moved back), a version seen before keeps
+            # its dates: subscribers must not see an unchanged note as new or updated.
+            old = self._remembered(entry.slug, version)
         changes: list[str] = []
         if old is None or old["version"] != version:
             changes = describe(json.loads(old["data"]) if old else None, data)
-            self.db["entry_versions"].upsert(
-                {"slug": entry.slug, "version": version, "seen_at": stamp,
-                 "changes": json.dumps(changes), "data": json.dumps(data)},
-                pk=("slug", "version"),
-            )
-        self.db["entries"].upsert(
-            {
-                "slug": entry.slug, "path": path, "title": entry.title, "summary": entry.summary,
-                "status": entry.status, "tlp": entry.tlp, "category": entry.category,
-                "horizon": entry.horizon, "maturity": entry.maturity,
-                "reviewed": entry.reviewed.isoformat(), "score": entry.score,
-                "data": json.dumps(data), "version": version, "content_hash": entry.content_hash,
-                "first_seen": old["first_seen"] if old else stamp,
-                "updated": stamp if changes or old is None else old["updated"],
-            },
-            pk="slug",
-        )
+            _upsert(self.db.conn, "entry_versions", ("slug", "version"),
+                    {"slug": entry.slug, "version": version, "seen_at": stamp,
+                     "changes": json.dumps(changes), "data": data_json})
+        _upsert(self.db.conn, "entries", ("slug",), {
+            "slug": entry.slug, "path": path, "title": entry.title, "summary": entry.summary,
+            "status": entry.status, "tlp": entry.tlp, "category": entry.category,
+            "horizon": entry.horizon, "maturity": entry.maturity,
+            "reviewed": entry.reviewed.isoformat(), "score": entry.score,
+            "data": data_json, "version": version, "content_hash": entry.content_hash,
+            "first_seen": old["first_seen"] if old else stamp,
+            "updated": stamp if changes or old is None else old["updated"],
+        })
         self._put_children(entry)
         return changes
 
+    def _current(self, slug: str) -> dict[str, Any] | None:
+        """The stored version, dates and data of an entry (one query; sync calls this per file)."""
+        row = self.db.conn.execute(
+            "SELECT version, updated, first_seen, data FROM entries WHERE slug = ?", [slug]).fetchone()
+        return dict(zip(("version", "updated", "first_seen", "data"), row)) if row else None
+
+    def _remembered(self, slug: str, version: str) -> dict[str, Any] | None:
+        """The dates of a version already recorded in `entry_versions`, shaped like an entries row."""
+        rows = list(self.db.execute(
+            "SELECT version, seen_at, data, (SELECT min(seen_at) FROM entry_versions WHERE slug = ?) "
+            "FROM entry_versions WHERE slug = ? AND version = ?", [slug, slug, version]))
+        if not rows:
+            return None
+        version, seen_at, data, first_seen = rows[0]
+        return {"version": version, "updated": seen_at, "first_seen": first_seen, "data": data}
+
     def _put_children(self, entry: Entry) -> None:
+        # Plain SQL with executemany: sync writes these rows for every file, and sqlite-utils'
+        # per-call table introspection was most of the cost of a full index.
+        conn = self.db.conn
         for table in ("risks", "measures", "facets"):
-            self.db[table].delete_where("entry_slug = ?", [entry.slug])
-        self.db["risks"].insert_all(
-            {"entry_slug": entry.slug, "risk_id": r.id, "title": r.title, "role": r.role,
-             "likelihood": r.likelihood, "impact": r.impact, "score": r.score,
-             "confidence": r.confidence, "trend": r.trend}
-            for r in entry.risks
+            conn.execute(f"DELETE FROM {table} WHERE entry_slug = ?", [entry.slug])
+        conn.executemany(
+            "INSERT INTO risks (entry_slug, risk_id, title, role, likelihood, impact, score, confidence, trend) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(entry.slug, r.id, r.title, r.role, r.likelihood, r.impact, r.score, r.confidence, r.trend)
+             for r in entry.risks],
         )
-        self.db["measures"].insert_all(
-            {"entry_slug": entry.slug, "risk_id": r.id, "position": i, "actor": m.actor,
-             "measure": m.measure, "mechanism": m.mechanism, "status": m.status, "reference": m.reference}
-            for r in entry.risks
-            for i, m in enumerate(r.measures)
+        conn.executemany(
+            "INSERT INTO measures (entry_slug, risk_id, position, actor, measure, mechanism, status, reference) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(entry.slug, r.id, i, m.actor, m.measure, m.mechanism, m.status, m.reference)
+             for r in entry.risks for i, m in enumerate(r.measures)],
         )
         facets = {("tag", v) for v in entry.tags} | {("sector", v) for v in entry.sectors}
         facets |= {("driver", v) for v in entry.all_drivers}
         facets |= {("crime_type", c) for r in entry.risks for c in r.crime_types}
         facets |= {("actor", m.actor) for _, m in entry.measures}
-        self.db["facets"].insert_all(
-            {"entry_slug": entry.slug, "kind": k, "value": v} for k, v in sorted(facets)
-        )
+        conn.executemany("INSERT INTO facets (entry_slug, kind, value) VALUES (?, ?, ?)",
+                         [(entry.slug, k, v) for k, v in sorted(facets)])
 
     def delete_entry(self, slug: str) -> None:
+        conn = self.db.conn
         for table in ("risks", "measures", "facets"):
-            self.db[table].delete_where("entry_slug = ?", [slug])
-        self.db["entries"].delete_where("slug = ?", [slug])
+            conn.execute(f"DELETE FROM {table} WHERE entry_slug = ?", [slug])
+        conn.execute("DELETE FROM entries WHERE slug = ?", [slug])
 
     def slugs(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT slug FROM entries")}

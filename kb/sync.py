@@ -8,6 +8,8 @@ the rest of the knowledge base goes on (as Pelican's generators do).
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from kb.search import Index, entry_document
 from kb.store import Store
 
 log = logging.getLogger(__name__)
+PARALLEL_FROM = 2000  # entries; below this, starting the indexing processes costs more than it saves
 
 
 @dataclass
@@ -38,7 +41,10 @@ class SyncReport:
 def entry_files(entries_dir: Path) -> list[Path]:
     if not entries_dir.is_dir():
         return []
-    return sorted(p for p in entries_dir.glob("*.md") if p.is_file() and not p.name.startswith("."))
+    # scandir knows file types without a stat per file; names sort as the paths would
+    with os.scandir(entries_dir) as found:
+        names = sorted(f.name for f in found if f.name.endswith(".md") and not f.name.startswith(".") and f.is_file())
+    return [entries_dir / name for name in names]
 
 
 def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
@@ -63,15 +69,21 @@ def sync(
     *,
     rebuild: bool = False,
     on_file: Callable[[Path], None] | None = None,
+    parallel: bool = True,
 ) -> tuple[Index, SyncReport]:
-    """Bring the database and index up to date with `entries/`. Returns the (maybe new) index."""
+    """Bring the database and index up to date with `entries/`. Returns the (maybe new) index.
+
+    `parallel` allows a first index of many entries to be written by two processes.
+    """
     report = SyncReport()
     if not rebuild and store.slugs() and idx.doc_count() == 0:
         log.warning("the search index is empty but the database is not: rebuilding both")
         rebuild = True
     if rebuild:
         store.clear_entries()
+        idx.close()
         idx = Index.recreate(idx.path)
+        store.db.execute("UPDATE feed_items SET indexed = 0")  # the new index has no feed items either
     states = store.file_states()
     files = entry_files(cfg.entries_dir)
     seen: set[str] = set()
@@ -100,22 +112,30 @@ def sync(
     if not to_read and not gone:
         return idx, report
 
+    parsed: list[tuple[Path, str, int, int, Entry | None, list[Problem]]] = []
+    for path, digest, mtime_ns, size, data in to_read:
+        shown = Path(cfg.display(path))
+        entry, problems = read_entry(path, data, display=shown)
+        report.read.append(cfg.display(path))
+        report.problems.extend(problems)
+        if on_file:
+            on_file(path)
+        for p in problems:
+            log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
+        parsed.append((path, digest, mtime_ns, size, entry, problems))
+
+    # All rows in one transaction, after parsing: a statement outside a transaction commits on
+    # its own (the connection is in autocommit mode), which made a full index ~10x slower.
     good: list[tuple[Entry, str]] = []
     with store.db.conn:
+        if not store.db.conn.in_transaction:
+            store.db.execute("BEGIN")
         for name in gone:
             slug = states[name]["slug"]
             store.delete_entry(slug)
             store.forget_file(name)
             report.removed.append(slug)
-        for path, digest, mtime_ns, size, data in to_read:
-            shown = Path(cfg.display(path))
-            entry, problems = read_entry(path, data, display=shown)
-            report.read.append(cfg.display(path))
-            report.problems.extend(problems)
-            if on_file:
-                on_file(path)
-            for p in problems:
-                log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
+        for path, digest, mtime_ns, size, entry, problems in parsed:
             store.record_file(path.name, mtime_ns, size, digest, path.stem, entry is not None, [str(p) for p in problems])
             if entry is None:
                 report.skipped.append(cfg.display(path))
@@ -131,10 +151,23 @@ def sync(
         report.problems.extend(p for p in check_related(entry, known, Path(shown)))
 
     fresh = rebuild or idx.doc_count() == 0
-    with idx.writer(bulk=len(good) > 100) as w:
+    # A first index of many entries is written by two processes, each making its own segment;
+    # only from a single-threaded process (a command), where forking is safe.
+    parallel = parallel and fresh and len(good) >= PARALLEL_FROM and threading.active_count() == 1
+    procs = min(2, os.cpu_count() or 1) if parallel else 1
+    with idx.writer(bulk=len(good) > 100, procs=procs) as w:
         for slug in report.removed + [Path(s).stem for s in report.skipped]:
             if not fresh:
                 w.delete(f"entry:{slug}")
         for entry, _ in good:
             (w.add if fresh else w.put)(**entry_document(entry))
+        if fresh:  # feed items live only in the database; put them back in a new index
+            from kb import feedlist, items
+
+            feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
+            items.mark_indexed(store, items.index_pending(store, w, fresh=True, tags_by_feed=items.feed_tags(store, feeds)))
+    if procs > 1 and idx.count("entry") != len(good):
+        # Whoosh leaves out, without a word, the documents of an indexing process that died
+        log.error("a search indexing process failed; indexing everything again in this one")
+        return sync(cfg, store, idx, rebuild=True, parallel=False)
     return idx, report

@@ -29,4 +29,5 @@ class Workspace:
         return report
 
     def close(self) -> None:
+        self.index.close()
         self.store.close()

@@ -38,8 +38,8 @@ def kb(kb_root: Path) -> Callable[..., Result]:
     """Run the `kb` command against the test knowledge base."""
     from kb.cli import main
 
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, ["--root", str(kb_root), *args], catch_exceptions=False)
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, ["--root", str(kb_root), *args], input=input, catch_exceptions=False)
 
     return run
 

@@ -74,3 +74,14 @@ def test_pagination(ws):
     assert first.total == 4 and first.pages == 2
     assert len(first.hits) == 2 and len(second.hits) == 2
     assert not {h.slug for h in first.hits} & {h.slug for h in second.hits}
+
+
+def test_total_counts_only_what_the_audience_may_see(ws):
+    # Whoosh's own count ignores the filter once a page is full; two of the four are public.
+    from kb.access import PUBLIC
+
+    query = "tag:robotics OR tag:firearms OR tag:vehicles OR tag:drones"
+    assert ws.index.search(query).total == 4
+    for per_page in (1, 2, 10):
+        results = ws.index.search(query, audience=PUBLIC, per_page=per_page)
+        assert results.total == 2 and results.pages == -(-2 // per_page)

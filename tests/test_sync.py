@@ -3,6 +3,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import add_broken
 
 from kb.access import PUBLIC
@@ -103,3 +105,58 @@ def test_public_audience_never_sees_green_or_draft(ws):
 def test_model_layers_do_not_import_flask():
     code = "import sys, kb.sync, kb.workspace; assert 'flask' not in sys.modules, 'flask imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("child_dies", [False, True])
+def test_a_large_first_index_is_written_by_two_processes(kb_root, child_dies):
+    # From PARALLEL_FROM entries, a first index is shared between two indexing processes, one
+    # segment each. Run it in a fresh interpreter, as `kb index` is, with the threshold at 1.
+    # If an indexing process dies, Whoosh says nothing: sync notices and indexes again itself.
+    procs = min(2, os.cpu_count() or 1)
+    if procs == 1:
+        pytest.skip("one CPU: the index is always written by one process")
+    script = (
+        "import sys, kb.search, kb.sync, whoosh.multiproc\n"
+        "from kb.workspace import Workspace\n"
+        "kb.sync.PARALLEL_FROM = 1\n"
+        "used, plain = [], kb.search.Index.writer\n"
+        "def writer(self, bulk=False, procs=1):\n"
+        "    used.append(procs)\n"
+        "    return plain(self, bulk=bulk, procs=procs)\n"
+        "kb.search.Index.writer = writer\n"
+        f"if {child_dies}:\n"
+        "    whoosh.multiproc.SubWriterTask.run = lambda task: None\n"
+        "Workspace.open(sys.argv[1]).sync()\n"
+        "print(used)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(kb_root)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ("[2, 1]" if child_dies else "[2]")
+    assert ("indexing process failed" in out.stderr) == child_dies
+    ws = Workspace.open(kb_root)
+    try:
+        assert ws.index.doc_count() == 4
+        assert titles(ws, "quadcopter") == ["Prison drones"]
+        path = ws.cfg.entries_dir / "printed-guns.md"
+        path.write_text(path.read_text().replace("Desktop printers", "Cheap desktop printers"))
+        assert ws.sync().read == ["entries/printed-guns.md"]
+        assert ws.index.doc_count() == 4
+        assert titles(ws, '"cheap desktop printers"') == ["3D-printed firearms"]
+    finally:
+        ws.close()
+
+
+def test_searches_see_every_commit(ws):
+    # The index keeps one searcher open between searches; a commit must replace it, and
+    # deleted or replaced documents must not come back.
+    assert titles(ws, "quadcopter") == ["Prison drones"]
+    (ws.cfg.entries_dir / "prison-drones.md").unlink()
+    ws.sync()
+    assert titles(ws, "quadcopter") == []
+    assert ws.index.doc_count() == 3
+    path = ws.cfg.entries_dir / "printed-guns.md"
+    for word in ("zebrafish", "okapi"):
+        path.write_text(path.read_text() + f"\n{word}\n")
+        ws.sync()
+    assert titles(ws, "zebrafish") == ["3D-printed firearms"]
+    assert ws.index.search("printed").total == 1
+    assert ws.index.doc_count() == 3

@@ -1,0 +1,216 @@
+"""Accounts: staff, admins and partners (who belong to an organisation), and the audit log.
+
+Passwords are hashed with Argon2id. Disabling a user or resetting a password bumps the
+user's `session_epoch`, which signs them out everywhere. Failed sign-ins are counted per
+account: the sixth wrong attempt inside a minute is refused even when the password is right.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from kb.access import Reader
+from kb.errors import KbError, NotFound
+from kb.store import Store, now
+
+ROLES = ("admin", "staff", "partner")
+MAX_FAILURES = 5
+FAILURE_WINDOW = 60.0  # seconds
+MIN_PASSWORD = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_hasher = PasswordHasher()
+
+
+def schema(db: sqlite_utils.Database) -> None:
+    """The accounts tables (a store migration)."""
+    db["users"].create(
+        {"id": int, "email": str, "name": str, "role": str, "org": str, "password_hash": str,
+         "disabled": int, "session_epoch": int, "feed_token": str, "created": str, "last_login": str},
+        pk="id", not_null={"email", "role", "password_hash"}, defaults={"disabled": 0, "session_epoch": 0},
+    )
+    db["users"].create_index(["email"], unique=True)
+    db["users"].create_index(["feed_token"], unique=True)
+    db["login_failures"].create({"email": str, "at": float})
+    db["login_failures"].create_index(["email", "at"])
+    db["audit"].create({"id": int, "at": str, "actor": str, "action": str, "target": str, "detail": str}, pk="id")
+    db["audit"].create_index(["at"])
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: str
+    org: str | None
+    disabled: bool
+    session_epoch: int
+    feed_token: str
+    last_login: str | None = None
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(role=self.role, org=self.org)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("staff", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _user(row: dict[str, Any]) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"] or "", role=row["role"], org=row["org"] or None,
+                disabled=bool(row["disabled"]), session_epoch=row["session_epoch"], feed_token=row["feed_token"],
+                last_login=row["last_login"])
+
+
+class Accounts:
+    def __init__(self, store: Store):
+        self.db = store.db
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, user_id: int) -> User | None:
+        rows = list(self.db["users"].rows_where("id = ?", [user_id]))
+        return _user(rows[0]) if rows else None
+
+    def by_email(self, email: str) -> User | None:
+        rows = list(self.db["users"].rows_where("email = ?", [email.strip().lower()]))
+        return _user(rows[0]) if rows else None
+
+    def by_feed_token(self, token: str) -> User | None:
+        if not token:
+            return None
+        rows = list(self.db["users"].rows_where("feed_token = ? AND disabled = 0", [token]))
+        return _user(rows[0]) if rows else None
+
+    def all(self) -> list[User]:
+        return [_user(r) for r in self.db["users"].rows_where(order_by="role, email")]
+
+    def count(self) -> int:
+        return self.db["users"].count
+
+    # -- changing --------------------------------------------------------------------------
+
+    def add(self, email: str, password: str, role: str, *, org: str | None = None, name: str = "",
+            actor: str = "cli") -> User:
+        email = email.strip().lower()
+        if not _EMAIL.match(email):
+            raise KbError(f"{email!r} is not an email address")
+        if role not in ROLES:
+            raise KbError(f"role must be one of: {', '.join(ROLES)}; got {role!r}")
+        if role == "partner" and not org:
+            raise KbError("a partner belongs to an organisation: give --org SLUG (e.g. --org acme-drones)")
+        if org and not _SLUG.match(org):
+            raise KbError(f"organisation must be a lower-case slug like 'acme-drones'; got {org!r}")
+        check_password(password)
+        if self.by_email(email):
+            raise KbError(f"a user {email} already exists; use kb users reset-password to change the password")
+        self.db["users"].insert({
+            "email": email, "name": name, "role": role, "org": org if role == "partner" else None,
+            "password_hash": _hasher.hash(password), "disabled": 0, "session_epoch": 0,
+            "feed_token": secrets.token_urlsafe(24), "created": now(), "last_login": None,
+        })
+        self.log(actor, "user.add", email, {"role": role, "org": org})
+        user = self.by_email(email)
+        assert user is not None
+        return user
+
+    def _require(self, email: str) -> User:
+        user = self.by_email(email)
+        if user is None:
+            raise NotFound(f"no user {email!r}; see kb users list")
+        return user
+
+    def disable(self, email: str, actor: str = "cli") -> User:
+        user = self._require(email)
+        self.db["users"].update(user.id, {"disabled": 1, "session_epoch": user.session_epoch + 1,
+                                          "feed_token": secrets.token_urlsafe(24)})
+        self.log(actor, "user.disable", user.email)
+        return self._require(email)
+
+    def enable(self, email: str, actor: str = "cli") -> User:
+        user = self._require(email)
+        self.db["users"].update(user.id, {"disabled": 0})
+        self.log(actor, "user.enable", user.email)
+        return self._require(email)
+
+    def reset_password(self, email: str, password: str, actor: str = "cli") -> User:
+        user = self._require(email)
+        check_password(password)
+        self.db["users"].update(user.id, {"password_hash": _hasher.hash(password),
+                                          "session_epoch": user.session_epoch + 1})
+        self.db["login_failures"].delete_where("email = ?", [user.email])
+        self.log(actor, "user.reset-password", user.email)
+        return self._require(email)
+
+    def new_feed_token(self, user: User) -> str:
+        """Revoke the user's private feed URL and issue a new one."""
+        token = secrets.token_urlsafe(24)
+        self.db["users"].update(user.id, {"feed_token": token})
+        self.log(user.email, "user.feed-token", user.email)
+        return token
+
+    # -- signing in ------------------------------------------------------------------------
+
+    def authenticate(self, email: str, password: str, at: float | None = None) -> User | None:
+        """The user when the password is right and the account may sign in; else None.
+
+        Raises `RateLimited` after MAX_FAILURES wrong passwords within FAILURE_WINDOW seconds.
+        """
+        at = time.time() if at is None else at
+        email = email.strip().lower()
+        recent = self.db.execute(
+            "SELECT count(*) FROM login_failures WHERE email = ? AND at > ?", [email, at - FAILURE_WINDOW]
+        ).fetchone()[0]
+        if recent >= MAX_FAILURES:
+            raise RateLimited(f"too many failed sign-ins for {email}; wait a minute and try again")
+        rows = list(self.db["users"].rows_where("email = ?", [email]))
+        ok = False
+        if rows:
+            try:
+                ok = _hasher.verify(rows[0]["password_hash"], password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        else:
+            _hasher.hash(password)  # same cost whether or not the account exists
+        if not ok or rows[0]["disabled"]:
+            self.db["login_failures"].insert({"email": email, "at": at})
+            self.db["login_failures"].delete_where("at < ?", [at - 24 * 3600])
+            return None
+        self.db["users"].update(rows[0]["id"], {"last_login": now()})
+        self.db["login_failures"].delete_where("email = ?", [email])
+        return _user(rows[0])
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def log(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        self.db["audit"].insert({"at": now(), "actor": actor, "action": action, "target": target,
+                                 "detail": json.dumps(detail or {})})
+
+    def audit(self, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self.db["audit"].rows_where(order_by="id desc", limit=limit))
+
+
+class RateLimited(KbError):
+    pass
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise KbError(f"a password needs at least {MIN_PASSWORD} characters")
+
+

@@ -1,0 +1,155 @@
+"""Run feeds on a schedule with APScheduler 3.
+
+One job per enabled feed, on the feed's own interval (with jitter so feeds drift apart),
+`max_instances=1` so a slow feed never overlaps itself, `coalesce=True` so runs missed while
+the process was busy or asleep collapse into one, and a misfire grace of one interval. A
+feed held back by Retry-After or error backoff is skipped until its time comes.
+
+A reload job re-reads `feeds.yaml` every minute (added, removed, disabled or re-timed feeds
+are picked up), and a topic job looks for emerging topics every ten minutes.
+
+Start it from a command, never from `create_app` (the reloader and every web worker would
+start their own): `kb scheduler` runs it in the foreground; `kb serve` calls
+`start_background(cfg)` once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from kb import feedlist
+from kb.config import Config
+from kb.poller import Poller, parse_iso, states, utcnow
+from kb.workspace import Workspace
+
+log = logging.getLogger(__name__)
+UTC = dt.timezone.utc
+RELOAD_SECONDS = 60
+TOPIC_MINUTES = 10
+STAGGER_SECONDS = 5  # first polls after a start are spread over this long
+JOB_PREFIX = "feed:"
+
+
+class FeedScheduler:
+    """The feed jobs of one knowledge base, with their own database connection and poller."""
+
+    def __init__(self, cfg: Config, blocking: bool = False, reload_seconds: int = RELOAD_SECONDS,
+                 topic_minutes: int = TOPIC_MINUTES):
+        self.cfg = cfg
+        self.blocking = blocking
+        self.ws = Workspace.open(cfg=cfg)
+        self.poller = Poller(self.ws)
+        kind = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler: BaseScheduler = kind(
+            executors={"default": ThreadPoolExecutor(max(1, cfg.feeds.concurrency))},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone=UTC,
+        )
+        self.sync_jobs()
+        self.scheduler.add_job(self.sync_jobs, IntervalTrigger(seconds=reload_seconds, timezone=UTC),
+                               id="feeds:reload", name="re-read feeds.yaml", replace_existing=True)
+        self.scheduler.add_job(self.run_topics, IntervalTrigger(minutes=topic_minutes, timezone=UTC),
+                               id="suggest:topics", name="look for new topics", replace_existing=True)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def feed_jobs(self) -> dict[str, Any]:
+        return {job.id[len(JOB_PREFIX):]: job for job in self.scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
+
+    def sync_jobs(self) -> dict[str, list[str]]:
+        """Make the jobs match the enabled feeds in feeds.yaml. Returns what changed."""
+        changes: dict[str, list[str]] = {"added": [], "removed": [], "rescheduled": []}
+        try:
+            feeds, problems = feedlist.load(self.cfg.feeds_file, self.cfg.display(self.cfg.feeds_file))
+        except Exception as exc:  # noqa: BLE001 - keep the current jobs until the file is fixed
+            log.error("cannot read the feed list, keeping the current schedule: %s", exc)
+            return changes
+        for problem in problems:
+            log.warning("%s", problem)
+        wanted = {f.url: f for f in feeds if f.enabled}
+        jobs = self.feed_jobs()
+        with self.poller.lock:
+            known = states(self.ws.store)
+        moment = utcnow()
+        for url, job in jobs.items():
+            if url not in wanted:
+                job.remove()
+                changes["removed"].append(url)
+            elif getattr(job.trigger, "interval", None) != dt.timedelta(minutes=wanted[url].interval):
+                job.reschedule(self._trigger(wanted[url].interval))
+                changes["rescheduled"].append(url)
+        for url, feed in wanted.items():
+            if url in jobs:
+                continue
+            upcoming = parse_iso((known.get(url) or {}).get("next_poll"))
+            first = upcoming if upcoming and upcoming > moment else moment + dt.timedelta(seconds=random.uniform(0, STAGGER_SECONDS))
+            self.scheduler.add_job(
+                self.poll_job, self._trigger(feed.interval), args=[url], id=JOB_PREFIX + url,
+                name=f"poll {feed.title}", next_run_time=first, misfire_grace_time=feed.interval * 60,
+                max_instances=1, coalesce=True, replace_existing=True)
+            changes["added"].append(url)
+        return changes
+
+    @staticmethod
+    def _trigger(minutes: int) -> IntervalTrigger:
+        return IntervalTrigger(minutes=minutes, jitter=int(min(300, minutes * 6)), timezone=UTC)
+
+    def poll_job(self, url: str) -> None:
+        try:
+            result = self.poller.poll_one(url)
+        except Exception:  # noqa: BLE001 - a job must not die; the next run tries again
+            log.exception("polling %s failed", url)
+            return
+        if result is not None:
+            log.info("%s", result.line())
+
+    def run_topics(self) -> None:
+        from kb import suggest
+
+        try:
+            with self.poller.lock:
+                report = suggest.SuggestReport()
+                self.ws.sync()
+                suggest.detect_topics(self.ws, report)
+            if report.topics or report.extended:
+                log.info("new-topic suggestions: %d new, %d extended", len(report.topics), len(report.extended))
+        except Exception:  # noqa: BLE001
+            log.exception("looking for new topics failed")
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start (returns at once for a background scheduler; blocks for a blocking one)."""
+        try:
+            self.scheduler.start()
+        finally:
+            if self.blocking:  # start() has returned: stopped, or interrupted (Ctrl-C)
+                if self.scheduler.running:
+                    self.scheduler.shutdown(wait=True)
+                self._close()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+        if not self.blocking:
+            self._close()
+
+    def _close(self) -> None:
+        self.poller.close()
+        self.ws.close()
+
+
+def start_background(cfg: Config) -> FeedScheduler:
+    """For `kb serve`: start the feed jobs in background threads; call `.shutdown()` on exit."""
+    feeds = FeedScheduler(cfg)
+    feeds.start()
+    return feeds

@@ -1,0 +1,168 @@
+"""Pages: home, entry pages, browse by tag / sector / driver / horizon, and the error pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from kb import charts
+from kb import taxonomy as tx
+from kb.catalog import FACET_KINDS, facet_label
+from kb.web import common
+from kb.web.common import catalog, cfg, conditional
+
+bp = Blueprint("pages", __name__)
+
+# URL segment -> facet kind. The browse pages, the search facets and the feeds share these.
+BROWSE = {"sectors": "sector", "tags": "tag", "drivers": "driver", "horizons": "horizon"}
+SEGMENT = {kind: segment for segment, kind in BROWSE.items()}
+BROWSE_TITLES = {"sector": "Sectors", "tag": "Tags", "driver": "Drivers of crime", "horizon": "Horizons"}
+FEED_KINDS = ("sector", "tag")  # the facets that have their own feeds
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    reader, cat = common.current_reader(), catalog()
+    today = dt.date.today()
+
+    def render() -> str:
+        radar_svg, points = cat.radar(reader)
+        recent = [(n, cat.changes(reader, n)) for n in cat.recent(reader, 6)]
+        return render_template(
+            "home.html", recent=recent, top_risks=cat.top_risks(reader, 8), radar_svg=radar_svg,
+            radar_points=points, sectors=cat.facets(reader, "sector"), total=len(cat.notes(reader)),
+            overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
+        )
+
+    return conditional(("home", cat.token(reader), today), cat.last_modified(reader), render)
+
+
+@bp.get("/entries/")
+def entries():  # type: ignore[no-untyped-def]
+    reader, cat = common.current_reader(), catalog()
+    notes = cat.notes(reader)
+    return conditional(("entries", cat.token(reader)), cat.last_modified(reader),
+                       lambda: render_template("entries.html", notes=notes))
+
+
+@bp.get("/entries/<slug>")
+def entry(slug: str):  # type: ignore[no-untyped-def]
+    """One note. A note the reader may not read is 'not found', exactly like one that does not exist."""
+    reader, cat = common.current_reader(), catalog()
+    note = cat.note(reader, slug)
+    if note is None:
+        abort(404)
+    related = cat.related(reader, note)
+    today = dt.date.today()
+    review_days = cfg().review_days
+
+    def render() -> str:
+        e = note.entry
+        return render_template(
+            "entry.html", note=note, e=e, related=related, risks=note.ranked_risks,
+            measures=note.measures_by_actor, overdue=e.is_overdue(review_days, today),
+            review_due=e.review_due(review_days), green_community=cfg().site.green_community,
+            feed_facets=[(kind, value) for kind in FEED_KINDS for value in note.values(kind)],
+        )
+
+    parts = ("entry", slug, note.version, [(r.slug, r.version) for r in related], today)
+    return conditional(parts, max([note.updated] + [r.updated for r in related]), render)
+
+
+@bp.get("/<any(sectors, tags, drivers, horizons):segment>/")
+def browse_index(segment: str):  # type: ignore[no-untyped-def]
+    reader, cat = common.current_reader(), catalog()
+    kind = BROWSE[segment]
+    return conditional(("browse", kind, cat.token(reader)), cat.last_modified(reader), lambda: render_template(
+        "browse_index.html", kind=kind, segment=segment, title=BROWSE_TITLES[kind], facets=cat.facets(reader, kind)))
+
+
+@bp.get("/<any(sectors, tags, drivers, horizons):segment>/<value>")
+def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
+    """The notes with one tag, sector, driver or horizon. A sector page is what a partner bookmarks."""
+    reader, cat = common.current_reader(), catalog()
+    kind = BROWSE[segment]
+    notes = cat.with_value(reader, kind, value)
+    if not notes:
+        abort(404)
+    today = dt.date.today()
+
+    def render() -> str:
+        return render_template(
+            "browse.html", kind=kind, segment=segment, value=value, label=facet_label(kind, value),
+            kind_title=BROWSE_TITLES[kind], notes=notes, has_feed=kind in FEED_KINDS,
+            recent=[(n, cat.changes(reader, n)) for n in sorted(notes, key=lambda n: n.updated, reverse=True)[:3]],
+            overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
+        )
+
+    return conditional(("browse", kind, value, cat.token(reader), today), cat.last_modified(reader, notes), render)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+ERROR_TEXT = {
+    400: ("Sorry, there is a problem with that request", "Check the address or the search words and try again."),
+    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied "
+          "the entire address. The note may have been moved or withdrawn."),
+    405: ("Sorry, that is not allowed", "This page can only be read."),
+    500: ("Sorry, there is a problem with the service", "Try again later."),
+}
+
+
+def register_errors(app: Flask) -> None:
+    """Error pages in the site's style; JSON under /api/. They never repeat the address asked for.
+
+    An unhandled exception reaches the HTTPException handler as a 500 (Flask logs it first).
+    """
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return _error(exc.code or 500)
+
+
+def _error(code: int):  # type: ignore[no-untyped-def]
+    title, text = ERROR_TEXT.get(code, (f"Sorry, there is a problem (error {code})", ""))
+    if request.path.startswith("/api/"):
+        return jsonify({"error": title, "status": code}), code
+    try:
+        return render_template("error.html", title=title, text=text, code=code), code
+    except Exception:  # the error page itself must not fail
+        return f"<!DOCTYPE html><title>{title}</title><h1>{title}</h1>", code, {"Content-Type": "text/html; charset=utf-8"}
+
+
+# -- template helpers ---------------------------------------------------------------------------
+
+def long_date(value: dt.date | dt.datetime | str | None) -> str:
+    """GOV.UK style: 1 October 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return f"{value.day} {value:%B %Y}"
+
+
+def facet_url(kind: str, value: str) -> str:
+    return url_for("pages.browse", segment=SEGMENT[kind], value=value)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(charts.band, "band")
+    app.jinja_env.globals.update(  # globals, so imported macros see them too
+        tx=tx, label=tx.label, facet_label=facet_label, facet_url=facet_url, facet_kinds=FACET_KINDS,
+        segment_of=SEGMENT, browse_titles=BROWSE_TITLES, site_title=cfg_title(app),
+    )
+
+    @app.context_processor
+    def _per_request() -> dict[str, Any]:
+        return {
+            "nav_current": request.endpoint or "",
+            "query": request.args.get("q", "") if request.endpoint == "search.search" else "",
+        }
+
+
+def cfg_title(app: Flask) -> str:
+    return app.extensions["kb"].cfg.site.title

@@ -1,0 +1,87 @@
+"""The search page: query box, highlighted snippets, facets, pagination, friendly syntax errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request, url_for
+
+from kb.catalog import FACET_KINDS, facet_label
+from kb.errors import QueryError
+from kb.web import common
+from kb.web.common import catalog, cfg, conditional
+
+bp = Blueprint("search", __name__)
+MAX_PAGE = 500
+
+
+def page_number() -> int:
+    try:
+        return min(MAX_PAGE, max(1, int(request.args.get("page", "1"))))
+    except ValueError:
+        return 1
+
+
+def refinements() -> dict[str, str]:
+    return {kind: request.args[kind] for kind in FACET_KINDS if request.args.get(kind)}
+
+
+def search_url(q: str, refine: dict[str, str], page: int = 1) -> str:
+    return url_for("search.search", q=q, **refine, **({"page": page} if page > 1 else {}))
+
+
+@bp.get("/search")
+def search():  # type: ignore[no-untyped-def]
+    reader, cat = common.current_reader(), catalog()
+    q = request.args.get("q", "").strip()
+    refine, page = refinements(), page_number()
+    if not q:
+        return conditional(("search-form", cat.token(reader)), None, lambda: render_template(
+            "search.html", q="", results=None, error=None, refine={}, facets=[], pages=[], search_url=search_url))
+    try:
+        cat.check_query(q)
+    except QueryError as exc:
+        return render_template("search.html", q=q, results=None, error=str(exc), refine=refine, facets=[],
+                               pages=[], search_url=search_url), 400
+
+    def render() -> str:  # runs only when this page is not already cached (see `conditional`)
+        found = cat.search(reader, q, page=page, per_page=cfg().site.per_page, refine=refine)
+        results = found.results
+        return render_template(
+            "search.html", q=q, results=results, notes=found.notes, error=None, refine=refine,
+            facets=_facets(q, refine, results.facets), pages=_pages(q, refine, results.page, results.pages),
+            search_url=search_url,
+        )
+
+    parts = ("search", cat.token(reader), q, sorted(refine.items()), page)
+    return conditional(parts, None, render)
+
+
+def _facets(q: str, refine: dict[str, str], counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Each facet with its values: count, whether chosen, and the link that adds or removes it."""
+    out = []
+    for kind in FACET_KINDS:
+        values = []
+        for value, count in counts.get(kind, {}).items():
+            chosen = refine.get(kind) == value
+            narrowed = {k: v for k, v in refine.items() if k != kind}
+            if not chosen:
+                narrowed[kind] = value
+            values.append({"value": value, "label": facet_label(kind, value), "count": count, "chosen": chosen,
+                           "href": search_url(q, narrowed)})
+        if values or kind in refine:
+            out.append({"kind": kind, "values": values})
+    return out
+
+
+def _pages(q: str, refine: dict[str, str], page: int, pages: int) -> list[dict[str, Any]]:
+    """Pagination items for govukPagination: first, last, and two either side of the current page."""
+    items: list[dict[str, Any]] = []
+    shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    previous = 0
+    for number in shown:
+        if number - previous > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": number, "href": search_url(q, refine, number), "current": number == page})
+        previous = number
+    return items if pages > 1 else []
