@@ -120,7 +120,10 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     )
     app.extensions["kb"] = site
 
-    from kb.web import api, assets, feeds_out, pages, search
+    from kb.web import api, assets, auth, feeds_out, pages, search, staff
+
+    auth.init_app(app)
+    app.register_blueprint(staff.bp)
 
     for module in (pages, search, feeds_out, api, assets):
         app.register_blueprint(module.bp)

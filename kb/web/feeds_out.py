@@ -30,6 +30,20 @@ def by_facet(segment: str, value: str, fmt: str) -> Response:
     return _feed(fmt, BROWSE[segment], value)
 
 
+@bp.get("/feeds/private/<token>/all.<any(atom, rss):fmt>")
+def private_notes(token: str, fmt: str) -> Response:
+    """A partner's own feed of every note they may read. The token is secret and revocable."""
+    from flask import g
+
+    from kb.web.auth import accounts
+
+    user = accounts().by_feed_token(token)
+    if user is None:
+        abort(404)
+    g.feed_reader = user.reader
+    return _feed(fmt, None, None)
+
+
 def _feed(fmt: str, kind: str | None, value: str | None) -> Response:
     reader, cat = common.current_reader(), catalog()
     site = cfg().site

@@ -1,0 +1,189 @@
+"""Sign-in, sign-out, the reader of each request, and the guards on staff and admin pages.
+
+Sessions come from Flask-Login. A session names the user *and* their `session_epoch`;
+disabling a user or resetting their password bumps the epoch, so every session they had stops
+working at its next request. Partners' private feed URLs carry a revocable secret token.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from kb.access import ANONYMOUS, Reader
+from kb.accounts import Accounts, RateLimited, User
+from kb.web.common import state
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class SessionUser:
+    """What Flask-Login keeps for a signed-in request."""
+
+    def __init__(self, user: User):
+        self.user = user
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_epoch}"
+
+
+def accounts() -> Accounts:
+    return Accounts(state().workspace.store)
+
+
+@login_manager.user_loader
+def _load(session_id: str) -> SessionUser | None:
+    try:
+        user_id, epoch = (int(part) for part in session_id.split(":"))
+    except ValueError:
+        return None
+    user = accounts().get(user_id)
+    if user is None or user.disabled or user.session_epoch != epoch:
+        return None  # disabled, or signed out everywhere: the session no longer works
+    return SessionUser(user)
+
+
+def signed_in_user() -> User | None:
+    return current_user.user if current_user and current_user.is_authenticated else None
+
+
+def reader() -> Reader:
+    """Who is reading: a private feed's owner, the signed-in user, or the anonymous public."""
+    override = g.get("feed_reader")
+    if override is not None:
+        return override
+    user = signed_in_user()
+    return user.reader if user else ANONYMOUS
+
+
+def require(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard a view: anonymous visitors are sent to sign in; other roles get 403."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = signed_in_user()
+            if user is None:
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+            if user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+staff_required = require("staff", "admin")
+admin_required = require("admin")
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address"), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password"), Length(max=1024)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("pages.home")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():  # type: ignore[no-untyped-def]
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = accounts().authenticate(form.email.data or "", form.password.data or "")
+        except RateLimited:
+            user, error = None, "Too many failed attempts. Wait a minute, then try again."
+        else:
+            if user is None:
+                error = "The email address or password is not right."
+        if user is not None:
+            session.clear()
+            login_user(SessionUser(user))
+            accounts().log(user.email, "user.sign-in", user.email)
+            return redirect(_safe_next(request.args.get("next")))
+    status = 429 if error and error.startswith("Too many") else 401 if error else 400 if form.errors else 200
+    return render_template("sign_in.html", form=form, error=error), status
+
+
+@bp.post("/sign-out")
+def sign_out():  # type: ignore[no-untyped-def]
+    logout_user()
+    session.clear()
+    return redirect(url_for("pages.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@require("partner", "staff", "admin")
+def account():  # type: ignore[no-untyped-def]
+    user = signed_in_user()
+    assert user is not None
+    if request.method == "POST":  # CSRF-checked: regenerate the private feed token
+        accounts().new_feed_token(user)
+        flash("Your private feed address has changed. The old address no longer works.")
+        return redirect(url_for("auth.account"))
+    user = accounts().get(user.id)
+    return render_template("account.html", user=user)
+
+
+def secret_key(var_dir: Path) -> str:
+    """A per-installation secret in var/secret_key (made once, readable only by its owner)."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
+def init_app(app: Flask) -> None:
+    cfg = state_cfg(app)
+    secure = cfg.site.base_url.startswith("https://")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("KB_SECRET_KEY") or secret_key(cfg.var_dir)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a long edit must not lose its token; the session still bounds it
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to see that page."
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _user() -> dict[str, Any]:
+        return {"signed_in": signed_in_user()}
+
+
+def state_cfg(app: Flask):  # type: ignore[no-untyped-def]
+    return app.extensions["kb"].cfg
