@@ -172,3 +172,28 @@ def radar(points: Sequence[RadarPoint], *, id_prefix: str = "radar") -> str:
         parts.append(_text(p.x + p.r + 3, p.y, str(p.number), size=16, anchor="start", weight="bold"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+# -- a feed's items per day --------------------------------------------------------------------
+
+def trend(counts: Sequence[int], first_day: str, last_day: str, *, id_prefix: str = "trend", name: str = "") -> str:
+    """A small bar chart of items per day (oldest first), for the staff feed-health table.
+
+    The description says the same numbers in words, so the chart is never the only way to read them.
+    """
+    width, height, gap = 2 + 6 * max(1, len(counts)), 32, 1
+    peak = max(counts, default=0)
+    total = sum(counts)
+    desc = (f"{total} item{'s' * (total != 1)} over {len(counts)} days, {first_day} to {last_day}; "
+            f"busiest day {peak}. Per day: {', '.join(str(c) for c in counts)}.")
+    parts = [_svg_open(width, height, id_prefix, f"Items per day{' for ' + name if name else ''}", desc,
+                       "app-chart app-trend")]
+    parts.append(f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}" stroke="{LINE}" stroke-width="1"/>')
+    for i, count in enumerate(counts):
+        if not count:
+            continue
+        bar = max(2.0, (height - 4) * count / peak)
+        parts.append(f'<rect x="{1 + 6 * i + gap}" y="{height - 1 - bar:.1f}" width="{6 - 2 * gap}" height="{bar:.1f}" '
+                     f'fill="#1d70b8"/>')
+    parts.append("</svg>")
+    return "".join(parts)

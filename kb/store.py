@@ -114,6 +114,14 @@ def _accounts_schema(db: sqlite_utils.Database) -> None:
     schema(db)
 
 
+@migration
+def _snooze_schema(db: sqlite_utils.Database) -> None:
+    """Snoozed suggestions for the staff triage queue (kb.triage owns the table)."""
+    from kb.triage import schema
+
+    schema(db)
+
+
 def _upsert(conn: sqlite3.Connection, table: str, pk: tuple[str, ...], row: dict[str, Any]) -> None:
     """Insert `row`, or update the columns it names when a row with the same key exists.
 

@@ -1,15 +1,218 @@
-"""The staff workspace: triage, feed health, overdue reviews, recent changes, the editor."""
+"""The staff workspace: the dashboard (triage, feed health, overdue reviews, recent changes),
+feed management, and the admin's audit log. The entry editor is `kb.web.editor`, nested here.
+
+Thin views: the queue is `kb.triage`, the rest of the dashboard `kb.desk`, feeds `kb.feedlist`,
+triage decisions `kb.suggest`. Every change is written to the audit log.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import datetime as dt
+from typing import Any
 
-from kb.web.auth import staff_required
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-bp = Blueprint("staff", __name__, url_prefix="/staff")
+from kb import desk, editor, feedlist, suggest, triage
+from kb.access import Reader
+from kb.accounts import Accounts
+from kb.entry import SLUG_RE
+from kb.errors import KbError, NotFound
+from kb.feedlist import Feed
+from kb.sanitize import clean_html, safe_url
+from kb.web.auth import admin_required, signed_in_user, staff_required
+from kb.web.common import catalog, cfg, state
+
+bp = Blueprint("staff", __name__)
+STAFF = Reader(role="staff")
+FEED_ITEMS_SHOWN = 30
 
 
-@bp.get("/")
+def actor() -> str:
+    user = signed_in_user()
+    return user.email if user else "unknown"
+
+
+def audit(action: str, target: str, **detail: Any) -> None:
+    Accounts(state().workspace.store).log(actor(), action, target, detail)
+
+
+def reindex() -> None:
+    """Bring the database and search index up to date at once, then let the catalogue notice."""
+    with editor.WRITE_LOCK:
+        state().workspace.sync()
+    catalog().refresh()
+
+
+def _back(anchor: str = "") -> Any:
+    return redirect(url_for("staff.dashboard") + anchor)
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+
+@bp.get("/staff/")
 @staff_required
 def dashboard():  # type: ignore[no-untyped-def]
-    return render_template("staff/dashboard.html")
+    ws, today = state().workspace, dt.date.today()
+    return render_template(
+        "staff/dashboard.html",
+        queue=triage.queue(ws, today), feeds=desk.feed_health(ws, today),
+        overdue=desk.overdue([n.entry for n in catalog().notes(STAFF)], cfg().review_days, today),
+        changes=desk.recent_changes(ws), today=today, snooze_default=(today + dt.timedelta(days=7)).isoformat(),
+    )
+
+
+@bp.post("/staff/suggestions/<int:sid>/accept")
+@staff_required
+def accept(sid: int):  # type: ignore[no-untyped-def]
+    try:
+        with editor.WRITE_LOCK:
+            result = suggest.accept(state().workspace, sid, by=actor())
+    except KbError as exc:
+        flash(f"Suggestion {sid} was not accepted: {exc}", "error")
+        return _back("#triage")
+    catalog().refresh()
+    audit("suggestion.accept", str(sid), summary=result.message)
+    flash(f"Suggestion {sid} accepted: {result.message}.")
+    return _back("#triage")
+
+
+@bp.post("/staff/suggestions/<int:sid>/dismiss")
+@staff_required
+def dismiss(sid: int):  # type: ignore[no-untyped-def]
+    reason = " ".join((request.form.get("reason") or "").split())[:500]
+    try:
+        suggest.dismiss(state().workspace, sid, by=actor(), note=reason or None)
+    except KbError as exc:
+        flash(f"Suggestion {sid} was not dismissed: {exc}", "error")
+        return _back("#triage")
+    audit("suggestion.dismiss", str(sid), summary=reason or "no reason given")
+    flash(f"Suggestion {sid} dismissed. It will not come back for the same items.")
+    return _back("#triage")
+
+
+@bp.post("/staff/suggestions/<int:sid>/snooze")
+@staff_required
+def snooze(sid: int):  # type: ignore[no-untyped-def]
+    try:
+        until = triage.parse_day(request.form.get("until", ""))
+        triage.snooze(state().workspace, sid, until, actor())
+    except KbError as exc:
+        flash(f"Suggestion {sid} was not snoozed: {exc}", "error")
+        return _back("#triage")
+    audit("suggestion.snooze", str(sid), summary=f"until {until.isoformat()}")
+    flash(f"Suggestion {sid} snoozed until {until.isoformat()}.")
+    return _back("#triage")
+
+
+# -- feeds ------------------------------------------------------------------------------------
+
+
+def _feeds_file() -> tuple[Any, str]:
+    c = cfg()
+    return c.feeds_file, c.display(c.feeds_file)
+
+
+def _new_feed(form: Any) -> tuple[Feed | None, dict[str, str]]:
+    """A feed from the add form, or the problems with it, by field."""
+    problems: dict[str, str] = {}
+    url = (form.get("url") or "").strip()
+    title = " ".join((form.get("title") or "").split())
+    tags = editor.split_list(form.get("tags") or "")
+    interval_text = (form.get("interval") or "").strip() or str(cfg().feeds.default_interval)
+    if not safe_url(url):
+        problems["url"] = "Enter the feed's full address, starting with http:// or https://"
+    if not title:
+        problems["title"] = "Enter a title for the feed"
+    bad = [t for t in tags if not SLUG_RE.match(t)]
+    if bad:
+        problems["tags"] = f"Tags must be lower-case slugs like 'crime-type'; got {', '.join(bad)}"
+    try:
+        interval = int(interval_text)
+        if not 5 <= interval <= 7 * 24 * 60:
+            raise ValueError
+    except ValueError:
+        interval = 0
+        problems["interval"] = "Enter the interval as a whole number of minutes, from 5 to 10080 (a week)"
+    if problems:
+        return None, problems
+    return Feed(url=url, title=title, tags=tuple(tags), interval=interval, enabled=True), {}
+
+
+@bp.route("/staff/feeds", methods=["GET", "POST"])
+@staff_required
+def feeds():  # type: ignore[no-untyped-def]
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        feed, problems = _new_feed(request.form)
+        if feed is not None:
+            path, shown = _feeds_file()
+            try:
+                feedlist.add_feeds(path, [feed], shown)
+            except KbError as exc:
+                problems["url"] = str(exc)
+            else:
+                audit("feed.add", feed.url, summary=f"{feed.title}, every {feed.interval} min")
+                flash(f"Added the feed {feed.title}. It will be polled within a minute or two.")
+                return redirect(url_for("staff.feeds"))
+    _, list_problems = feedlist.load(*_feeds_file())
+    return render_template("staff/feeds.html", feeds=desk.feed_health(state().workspace), problems=problems,
+                           form=request.form if request.method == "POST" else {},
+                           list_problems=[str(p) for p in list_problems],
+                           default_interval=cfg().feeds.default_interval), 400 if problems else 200
+
+
+@bp.post("/staff/feeds/<any(pause, resume, remove):action>")
+@staff_required
+def feed_action(action: str):  # type: ignore[no-untyped-def]
+    url = (request.form.get("url") or "").strip()
+    path, shown = _feeds_file()
+    try:
+        if action == "remove":
+            gone = feedlist.remove_feed(path, url, shown)
+            flash(f"Removed the feed {gone.title}. Its items stay searchable.")
+        else:
+            feedlist.update_feed(path, url, enabled=action == "resume", shown=shown)
+            flash(f"{'Resumed' if action == 'resume' else 'Paused'} the feed {url}.")
+    except KbError as exc:
+        flash(f"Nothing changed: {exc}", "error")
+        return redirect(url_for("staff.feeds"))
+    audit(f"feed.{action}", url)
+    return redirect(url_for("staff.feeds"))
+
+
+@bp.get("/staff/feeds/feed")
+@staff_required
+def feed():  # type: ignore[no-untyped-def]
+    url = request.args.get("url", "")
+    row = next((r for r in desk.feed_health(state().workspace) if r["url"] == url), None)
+    if row is None:
+        abort(404)
+    items = [
+        {**item, "link": safe_url(item["link"]), "html": clean_html(item["summary_html"] or item["content_html"] or "")}
+        for item in state().workspace.store.db.query(
+            "SELECT id, title, link, published, first_seen, summary_html, content_html, decision, decision_reason "
+            "FROM feed_items WHERE feed_url = ? ORDER BY coalesce(published, first_seen) DESC LIMIT ?",
+            [url, FEED_ITEMS_SHOWN])
+    ]
+    return render_template("staff/feed.html", feed=row, items=items)
+
+
+# -- the audit log ----------------------------------------------------------------------------
+
+
+@bp.get("/admin/audit")
+@admin_required
+def audit_log():  # type: ignore[no-untyped-def]
+    rows = Accounts(state().workspace.store).audit(limit=500)
+    return render_template("staff/audit.html", rows=desk.audit_rows(rows))
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
+    abort(404)
+
+
+from kb.web.editor import bp as _editor_bp  # noqa: E402  (the editor is a part of the staff workspace)
+
+bp.register_blueprint(_editor_bp)
