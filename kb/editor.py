@@ -42,7 +42,7 @@ WRITE_LOCK = threading.RLock()  # one writer at a time in this process: files, t
 FOLD_WIDTH = 80
 
 # Field kinds. Text is folded to one line; lists are comma-separated in the form.
-TEXT, CHOICE, DATE, SCORE, LIST, CHECKS, SOURCE_DATE = "text choice date score list checks source-date".split()
+TEXT, CHOICE, DATE, SCORE, LIST, CHECKS, SOURCE_DATE = ["text", "choice", "date", "score", "list", "checks", "source-date"]
 TOP_KINDS = {
     "title": TEXT, "summary": TEXT, "tlp": CHOICE, "share_with": LIST, "category": CHOICE, "horizon": CHOICE,
     "maturity": CHOICE, "reviewed": DATE, "tags": LIST, "sectors": LIST, "drivers": CHECKS, "keywords": LIST,
@@ -83,7 +83,7 @@ def _yaml(yaml_text: str) -> YAML:
     y.preserve_quotes = True
     y.width = 4096  # never re-wrap a line that was not changed
     seq, offset = 4, 2
-    found = re.search(r"^( *)\w[^\n]*:[ \t]*(?:#[^\n]*)?\n(?:[ \t]*#[^\n]*\n)*( *)- ", yaml_text, re.M)
+    found = re.search(r"^( *)\w[^\n]*:[ \t]*(?:#[^\n]*)?\n(?:[ \t]*#[^\n]*\n)*( *)- ", yaml_text, re.MULTILINE)
     if found:
         offset = max(0, len(found.group(2)) - len(found.group(1)))
         seq = offset + 2
@@ -227,12 +227,12 @@ def values_from_form(form: Any) -> dict[str, Any]:
     """
     getlist: Callable[[str], list[str]] = form.getlist if hasattr(form, "getlist") else (
         lambda k: form[k] if isinstance(form.get(k), list) else ([form[k]] if k in form else []))
-    first = lambda k: (getlist(k) or [""])[0]  # noqa: E731
+    first = lambda k: (getlist(k) or [""])[0]
     values: dict[str, Any] = {key: (getlist(key) if kind == CHECKS else first(key)) for key, kind in TOP_KINDS.items()}
     risks: dict[int, dict[str, Any]] = {}
     measures: dict[tuple[int, int], dict[str, Any]] = {}
     sources: dict[int, dict[str, Any]] = {}
-    for name in form.keys():
+    for name in form:
         match = _GROUP.match(name)
         if not match:
             continue
@@ -366,6 +366,8 @@ def _set(data: CommentedMap, key: str, kind: str, raw: Any, order: list[str], wh
          indent: int) -> None:
     new = _convert(kind, raw)
     old = data.get(key)
+    if kind == CHECKS and isinstance(new, list) and isinstance(old, list):  # keep the file's order
+        new = [v for v in old if v in new] + [v for v in new if v not in old]
     if _plain(old) == _plain(new) and (key in data or new is None):
         return
     changes.add(where)

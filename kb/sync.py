@@ -112,56 +112,60 @@ def sync(
     if not to_read and not gone:
         return idx, report
 
-    parsed: list[tuple[Path, str, int, int, Entry | None, list[Problem]]] = []
-    for path, digest, mtime_ns, size, data in to_read:
-        shown = Path(cfg.display(path))
-        entry, problems = read_entry(path, data, display=shown)
-        report.read.append(cfg.display(path))
-        report.problems.extend(problems)
-        if on_file:
-            on_file(path)
-        for p in problems:
-            log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
-        parsed.append((path, digest, mtime_ns, size, entry, problems))
-
-    # All rows in one transaction, after parsing: a statement outside a transaction commits on
-    # its own (the connection is in autocommit mode), which made a full index ~10x slower.
-    good: list[tuple[Entry, str]] = []
-    with store.db.conn:
-        if not store.db.conn.in_transaction:
-            store.db.execute("BEGIN")
-        for name in gone:
-            slug = states[name]["slug"]
-            store.delete_entry(slug)
-            store.forget_file(name)
-            report.removed.append(slug)
-        for path, digest, mtime_ns, size, entry, problems in parsed:
-            store.record_file(path.name, mtime_ns, size, digest, path.stem, entry is not None, [str(p) for p in problems])
-            if entry is None:
-                report.skipped.append(cfg.display(path))
-                store.delete_entry(path.stem)
-                continue
-            changes = store.put_entry(entry, path.name)
-            if changes:
-                report.changes[entry.slug] = changes
-            good.append((entry, cfg.display(path)))
-
-    known = store.slugs()
-    for entry, shown in good:
-        report.problems.extend(p for p in check_related(entry, known, Path(shown)))
-
     fresh = rebuild or idx.doc_count() == 0
-    # A first index of many entries is written by two processes, each making its own segment;
-    # only from a single-threaded process (a command), where forking is safe.
-    parallel = parallel and fresh and len(good) >= PARALLEL_FROM and threading.active_count() == 1
+    # A first index of many entries is written by two processes, each making its own segment,
+    # while this one goes on reading files; only from a single-threaded process (a command),
+    # where forking is safe.
+    parallel = parallel and fresh and len(to_read) >= PARALLEL_FROM and threading.active_count() == 1
     procs = min(2, os.cpu_count() or 1) if parallel else 1
-    with idx.writer(bulk=len(good) > 100, procs=procs) as w:
-        for slug in report.removed + [Path(s).stem for s in report.skipped]:
-            if not fresh:
+    good: list[tuple[Entry, str]] = []
+    with idx.writer(bulk=len(to_read) > 100, procs=procs) as w:
+        parsed: list[tuple[Path, str, int, int, Entry | None, list[Problem]]] = []
+        for path, digest, mtime_ns, size, data in to_read:
+            shown = Path(cfg.display(path))
+            entry, problems = read_entry(path, data, display=shown)
+            report.read.append(cfg.display(path))
+            report.problems.extend(problems)
+            if on_file:
+                on_file(path)
+            for p in problems:
+                log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
+            parsed.append((path, digest, mtime_ns, size, entry, problems))
+            if fresh and entry is not None:
+                w.add(**entry_document(entry))
+
+        # All rows in one transaction, after parsing: a statement outside a transaction commits
+        # on its own (the connection is in autocommit mode), which made a full index ~10x slower.
+        with store.db.conn:
+            if not store.db.conn.in_transaction:
+                store.db.execute("BEGIN")
+            for name in gone:
+                slug = states[name]["slug"]
+                store.delete_entry(slug)
+                store.forget_file(name)
+                report.removed.append(slug)
+            for path, digest, mtime_ns, size, entry, problems in parsed:
+                store.record_file(path.name, mtime_ns, size, digest, path.stem, entry is not None,
+                                  [str(p) for p in problems])
+                if entry is None:
+                    report.skipped.append(cfg.display(path))
+                    store.delete_entry(path.stem)
+                    continue
+                changes = store.put_entry(entry, path.name)
+                if changes:
+                    report.changes[entry.slug] = changes
+                good.append((entry, cfg.display(path)))
+
+        known = store.slugs()
+        for entry, shown in good:
+            report.problems.extend(p for p in check_related(entry, known, Path(shown)))
+
+        if not fresh:
+            for slug in report.removed + [Path(s).stem for s in report.skipped]:
                 w.delete(f"entry:{slug}")
-        for entry, _ in good:
-            (w.add if fresh else w.put)(**entry_document(entry))
-        if fresh:  # feed items live only in the database; put them back in a new index
+            for entry, _ in good:
+                w.put(**entry_document(entry))
+        else:  # feed items live only in the database; put them back in a new index
             from kb import feedlist, items
 
             feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))

@@ -4,6 +4,7 @@ call it, log the change, re-index and render."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,8 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
         values, sha, trouble = {}, "", str(exc)
     text = path.read_text(encoding="utf-8", errors="replace")
     problems = editor.check(path, text, _known(), cfg().display(path))
-    history = state().workspace.store.versions(slug)[:10]
+    history = [{"seen_at": h["seen_at"], "changes": json.loads(h["changes"] or "[]")}
+               for h in state().workspace.store.versions(slug)[:10]]
     return render_template("staff/entry.html", slug=slug, v=values, sha=sha, trouble=trouble, problems=problems,
                            history=history, status=values.get("status") or "", tx=tx)
 

@@ -16,7 +16,7 @@ from kb import desk, editor, feedlist, suggest, triage
 from kb.access import Reader
 from kb.accounts import Accounts
 from kb.entry import SLUG_RE
-from kb.errors import KbError, NotFound
+from kb.errors import KbError
 from kb.feedlist import Feed
 from kb.sanitize import clean_html, safe_url
 from kb.web.auth import admin_required, signed_in_user, staff_required
@@ -208,11 +208,6 @@ def audit_log():  # type: ignore[no-untyped-def]
     return render_template("staff/audit.html", rows=desk.audit_rows(rows))
 
 
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
-    abort(404)
-
-
-from kb.web.editor import bp as _editor_bp  # noqa: E402  (the editor is a part of the staff workspace)
+from kb.web.editor import bp as _editor_bp
 
 bp.register_blueprint(_editor_bp)
