@@ -1,4 +1,4 @@
-"""The full-text index (Whoosh). The only module that imports `whoosh`.
+"""The full-text index (Whoosh). With `kb.ranking` (its fast scorer), the only module that imports `whoosh`.
 
 The index is a cache: it can be deleted and rebuilt from the entries and the database.
 Documents are entries (`kind=entry`) and, from the feeds side, feed items (`kind=item`).
@@ -6,6 +6,7 @@ Documents are entries (`kind=entry`) and, from the feeds side, feed items (`kind
 
 from __future__ import annotations
 
+import heapq
 import re
 import shutil
 import threading
@@ -25,6 +26,7 @@ from whoosh.writing import IndexWriter
 
 from kb.entry import Entry
 from kb.errors import QueryError
+from kb.ranking import Ranker, Unsupported
 
 _STEM = StemmingAnalyzer()
 SCHEMA = Schema(
@@ -55,6 +57,7 @@ TEXT_FIELDS = ["title", "keywords", "summary", "body", "risks", "measures", "tag
 FACETS = ("sector", "tag", "driver", "horizon")
 ALIASES = {"tag": ["tags"], "sector": ["sectors"], "driver": ["drivers"], "title": ["name"]}
 SEARCHABLE = sorted(set(SCHEMA.names()) - {"id", "extra", "published", "link"})
+_HIGHLIGHT_FROM = {"title", "keywords", "summary", "body", "risks", "measures"}  # stemmed fields
 _FIELD_RE = re.compile(r"(?<![\w\"'])([A-Za-z_]+):")
 
 # An audience is a list of alternatives; each maps a field to the values it may take.
@@ -146,6 +149,8 @@ class Index:
         self._lock = threading.RLock()
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
+        self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
+        self._facet_values: dict[str, dict[int, list[str]]] = {}  # facet -> docnum -> values, for self._searcher
 
     @classmethod
     def recreate(cls, path: Path) -> Index:
@@ -160,6 +165,13 @@ class Index:
                 self._searcher.close()
                 self._searcher = None
                 self._allowed.clear()
+                self._ranker = None
+                self._facet_values.clear()
+
+    def clear_cache(self) -> None:
+        """Forget the postings read by earlier searches (for benchmarks of first-time searches)."""
+        with self._lock:
+            self._ranker = None
 
     def doc_count(self) -> int:
         with self._reading() as searcher:  # opening a reader just to count costs as much as a search
@@ -269,37 +281,85 @@ class Index:
         for name, value in (refine or {}).items():
             restrict.append(Term(name, value.lower() if name in ("tag", "sector", "driver") else value))
         flt = And(restrict)
-        facet_defs = {name: sorting.FieldFacet(name, allow_overlap=name in ("tag", "sector", "driver")) for name in facets}
+        facets = tuple(facets)
         page = max(1, page)
         with self._reading() as searcher:
             allowed = self._allowed_docs(searcher, flt)
             if not allowed:  # nothing may be seen (and Whoosh reads an empty filter set as no filter)
                 return Results(query=text, total=0, page=page, per_page=per_page, hits=[],
-                               facets={name: {} for name in facet_defs})
-            results = searcher.search(query, limit=page * per_page, filter=allowed, groupedby=facet_defs or None,
-                                      terms=True)
-            results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-            results.formatter = _Marker()
-            # len(results) is wrong here: with terms=True, Whoosh counts every match and skips the
-            # filter whenever it has skipped low-scoring blocks. Fewer hits than asked for are all
-            # of them; otherwise count the allowed matches.
-            scored = results.scored_length()
-            total = scored if scored < page * per_page else sum(
-                1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
-            # Whoosh highlights, in each field, the query terms that matched there in any result
-            highlightable = {name for name, _ in results.matched_terms()}
+                               facets={name: {} for name in facets})
+            ranker = self._ranker_for(searcher)
+            scores = ranker.scores(query) if ranker else None
+            if scores is None:  # a query shape only Whoosh itself runs
+                return self._search_whoosh(searcher, query, text, allowed, page, per_page, facets, snippet_text)
+            matched = [d for d in scores if d in allowed] if len(scores) <= len(allowed) else [
+                d for d in allowed if d in scores]
+            # best first; equal scores in index order, as Whoosh does
+            top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
+            words = frozenset(t for name, t in ranker.terms if name in _HIGHLIGHT_FROM)
             hits = []
-            for r in results[(page - 1) * per_page : page * per_page]:
-                stored = r.fields()
+            for docnum in top[(page - 1) * per_page :]:
+                stored = searcher.stored_fields(docnum)
                 hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
-                          title=stored.get("title", ""), score=r.score, summary=stored.get("summary", ""),
+                          title=stored.get("title", ""), score=scores[docnum], summary=stored.get("summary", ""),
                           fields=stored)
-                hit.snippet = self._snippet(r, hit, snippet_text, highlightable)
+                hit.snippet = _snippet(hit, words, snippet_text)
                 hits.append(hit)
-            counts = {}
-            for name in facet_defs:
-                groups = results.groups(name)
-                counts[name] = {k: len(v) for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))) if k}
+            counts = {name: self._count_values(searcher, name, matched) for name in facets}
+        return Results(query=text, total=len(matched), page=page, per_page=per_page, hits=hits, facets=counts)
+
+    def _ranker_for(self, searcher: Searcher) -> Ranker | None:
+        if self._ranker is None or self._ranker.searcher is not searcher:
+            try:
+                self._ranker = Ranker(searcher)
+            except Unsupported:
+                return None
+        return self._ranker
+
+    def _count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
+        """How many of `docnums` have each value of facet `name`, most first."""
+        values = self._facet_values.get(name)
+        if values is None:  # docnum -> the field's values, read once per searcher from the postings
+            values = self._facet_values[name] = {}
+            reader = searcher.reader()
+            for term in reader.lexicon(name):
+                value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+                for docnum in reader.postings(name, term).all_ids():
+                    values.setdefault(docnum, []).append(value)
+        counts: dict[str, int] = {}
+        for docnum in docnums:
+            for value in values.get(docnum, ()):
+                counts[value] = counts.get(value, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _search_whoosh(self, searcher: Searcher, query: Query, text: str, allowed: set[int], page: int,
+                       per_page: int, facets: tuple[str, ...], snippet_text: Callable[[Hit], str] | None) -> Results:
+        """Whoosh's own search, for the query shapes `kb.ranking` does not score."""
+        facet_defs = {name: sorting.FieldFacet(name, allow_overlap=name in ("tag", "sector", "driver")) for name in facets}
+        results = searcher.search(query, limit=page * per_page, filter=allowed, groupedby=facet_defs or None,
+                                  terms=True)
+        results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+        results.formatter = _Marker()
+        # len(results) is wrong here: with terms=True, Whoosh counts every match and skips the
+        # filter whenever it has skipped low-scoring blocks. Fewer hits than asked for are all
+        # of them; otherwise count the allowed matches.
+        scored = results.scored_length()
+        total = scored if scored < page * per_page else sum(
+            1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
+        # Whoosh highlights, in each field, the query terms that matched there in any result
+        highlightable = {name for name, _ in results.matched_terms()}
+        hits = []
+        for r in results[(page - 1) * per_page : page * per_page]:
+            stored = r.fields()
+            hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
+                      title=stored.get("title", ""), score=r.score, summary=stored.get("summary", ""),
+                      fields=stored)
+            hit.snippet = self._snippet(r, hit, snippet_text, highlightable)
+            hits.append(hit)
+        counts = {}
+        for name in facet_defs:
+            groups = results.groups(name)
+            counts[name] = {k: len(v) for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))) if k}
         return Results(query=text, total=total, page=page, per_page=per_page, hits=hits, facets=counts)
 
     @staticmethod
@@ -324,14 +384,9 @@ class Index:
         restrict: list[Query] = [Or([Term("kind", k) for k in kinds])]
         if audience is not None:
             restrict.append(_audience_query(audience))
-        out: dict[str, dict[str, int]] = {}
         with self._reading() as searcher:
-            docs = searcher.search(And(restrict), limit=None, groupedby={
-                n: sorting.FieldFacet(n, allow_overlap=n in ("tag", "sector", "driver")) for n in names})
-            for n in names:
-                out[n] = {k: len(v) for k, v in docs.groups(n).items() if k}
-        return out
-
+            docs = self._allowed_docs(searcher, And(restrict))
+            return {n: self._count_values(searcher, n, docs) for n in names}
 
     # -- similarity (feed items against entries) --------------------------------------------
 
@@ -404,3 +459,43 @@ def _audience_query(audience: Audience) -> Query:
         parts = [Or([Term(name, v) for v in values]) for name, values in rule.items()]
         alternatives.append(And(parts) if parts else Or([]))
     return Or(alternatives) if alternatives else NullQuery
+
+
+def _snippet(hit: Hit, words: frozenset[str], body_of: Callable[[Hit], str] | None) -> str:
+    """The best two fragments of the summary, else of the body, else the summary's start."""
+    if words:
+        fragment = _highlight(hit.summary, words)
+        if fragment:
+            return fragment
+        body = body_of(hit) if body_of else ""
+        if body:
+            fragment = _highlight(_around_first(body, words), words)
+            if fragment:
+                return fragment
+    return highlight.htmlescape(hit.summary[:240])
+
+
+def _highlight(text: str, words: frozenset[str]) -> str:
+    if not text:
+        return ""
+    return highlight.highlight(text, words, _STEM, highlight.ContextFragmenter(maxchars=200, surround=60),
+                               _Marker(), top=2)
+
+
+def _around_first(body: str, words: frozenset[str], size: int = 1500) -> str:
+    """The stretch of `body` from just before the first word that may stem to one of `words`.
+
+    Analysing a whole body costs ~2 ms; a stemmed word is, but for a final e or i (`relai`
+    from relay), the start of the words it came from, so a regex finds where to look.
+    """
+    starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
+    if not starts:
+        return ""
+    found = re.search(r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")",
+                      body, re.IGNORECASE)
+    if not found:
+        return ""
+    start = max(0, found.start() - 200)
+    if start:
+        start = body.find(" ", start) + 1
+    return body[start : start + size]

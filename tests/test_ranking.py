@@ -1,0 +1,154 @@
+"""The fast scorer (kb.ranking) must find what Whoosh finds, and score and order it the same."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from kb.ranking import Ranker
+from kb.workspace import Workspace
+
+WORDS = ("drone prison wall yard contraband relay attack keyless car wallet exchange fraud seed phrase "
+         "printer firearm resin network router password default camera doorbell phishing bank "
+         "ransomware payment crypto cryptoasset cryptocurrency printing printed").split()
+FILLER = "the market grew as partners reported new cases and the police asked for guidance".split()
+SECTORS = ["prisons", "retail", "banking", "policing", "telecoms"]
+
+
+def write_entry(root: Path, n: int, rng: random.Random) -> None:
+    def text(k: int) -> str:
+        return " ".join(rng.choice(WORDS) if rng.random() < 0.4 else rng.choice(FILLER) for _ in range(k))
+
+    body = "\n\n".join(text(60).capitalize() + "." for _ in range(3))
+    (root / "entries" / f"entry-{n:03d}.md").write_text(f"""---
+title: {text(4).capitalize()}
+summary: {text(14).capitalize()}.
+status: published
+tlp: clear
+category: devices
+horizon: {rng.choice(['now', '1-3y', '3-5y'])}
+maturity: growing
+reviewed: 2026-01-01
+tags: [{', '.join(rng.sample(['drones', 'iot', 'cryptoassets', 'fraud'], 2))}]
+sectors: [{', '.join(rng.sample(SECTORS, 2))}]
+drivers: [opportunity]
+keywords: [{rng.choice(WORDS)}]
+risks:
+  - id: r1
+    title: {text(5).capitalize()}
+    description: {text(12).capitalize()}.
+    role: tool
+    crime_types: [fraud]
+    likelihood: {rng.randint(1, 5)}
+    impact: {rng.randint(1, 5)}
+    confidence: medium
+    trend: rising
+    measures:
+      - actor: manufacturers
+        measure: {text(8).capitalize()}.
+        mechanism: increase-effort
+        status: proposed
+---
+{body}
+""")
+
+
+@pytest.fixture
+def big(tmp_path: Path):
+    root = tmp_path / "kb"
+    (root / "entries").mkdir(parents=True)
+    (root / "feeds").mkdir()
+    rng = random.Random(7)
+    for n in range(120):
+        write_entry(root, n, rng)
+    ws = Workspace.open(root)
+    assert not ws.sync().errors
+    # an edit and a deletion leave deleted documents in the index's segments
+    (root / "entries" / "entry-005.md").write_text(
+        (root / "entries" / "entry-005.md").read_text().replace("status: published", "status: review"))
+    (root / "entries" / "entry-006.md").unlink()
+    ws.sync()
+    yield ws
+    ws.close()
+
+
+SAME_SCORES = ["drone", "drone AND prison", "drone OR prison", "drone NOT prison", "(drone OR relay) AND NOT wall",
+               "wallet AND exchange AND fraud", '"relay attack"', '"seed phrase"', "title:drone", "sector:prisons drone",
+               "tag:drones", "status:published keyless"]
+SAME_DOCUMENTS = ["drone*", "crypto*", "print*"]  # Whoosh applies a prefix's field boost unevenly
+
+
+@pytest.mark.parametrize("text", SAME_SCORES + SAME_DOCUMENTS)
+def test_ranker_finds_and_scores_as_whoosh(big, text):
+    idx = big.index
+    query = idx.parse(text)
+    with idx._reading() as searcher:
+        ours = Ranker(searcher).scores(query)
+        theirs = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    assert ours is not None
+    assert theirs, "the test corpus should match every query"
+    assert set(ours) == set(theirs)
+    if text in SAME_SCORES:
+        for docnum, score in theirs.items():
+            assert ours[docnum] == pytest.approx(score, rel=1e-9)
+
+
+def test_search_results_and_totals_match_whoosh_order(big):
+    idx = big.index
+    results = idx.search("drone AND prison", per_page=5, page=2)
+    with idx._reading() as searcher:
+        ranked = [hit["slug"] for hit in searcher.search(idx.parse("drone AND prison"), limit=None)]
+    assert results.total == len(ranked)
+    assert [h.slug for h in results.hits] == ranked[5:10]
+
+
+def test_deleted_and_replaced_documents_never_come_back(big):
+    found = [h.slug for h in big.index.search("drone OR prison OR wallet OR relay", per_page=500).hits]
+    assert "entry-006" not in found  # the file was deleted
+    assert len(found) == len(set(found))  # the edited entry once, not once per version
+    assert "entry-005" in found
+
+
+def test_phrase_needs_the_words_next_to_each_other(big):
+    entries = big.cfg.entries_dir
+    rng = random.Random(1)
+    write_entry(entries.parent, 900, rng)
+    path = entries / "entry-900.md"
+    path.write_text(path.read_text() + "\nA zebrafish escaped, then a quagga walked in.\n")
+    write_entry(entries.parent, 901, rng)
+    other = entries / "entry-901.md"
+    other.write_text(other.read_text() + "\nThe zebrafish quagga study.\n")
+    big.sync()
+    assert [h.slug for h in big.index.search('"zebrafish quagga"').hits] == ["entry-901"]
+    assert {h.slug for h in big.index.search("zebrafish AND quagga").hits} == {"entry-900", "entry-901"}
+
+
+def test_snippet_comes_from_the_body_when_the_summary_lacks_the_word(big):
+    path = big.cfg.entries_dir / "entry-010.md"
+    body_line = "Deep in the text, long after the start, the axolotl appears once."
+    path.write_text(path.read_text() + "\n" + " ".join(["filler"] * 400) + "\n" + body_line + "\n")
+    big.sync()
+    body = path.read_text()
+    hit = big.index.search("axolotls", snippet_text=lambda h: body).hits[0]
+    assert hit.slug == "entry-010"
+    assert "<mark>axolotl</mark>" in hit.snippet
+
+
+def test_facet_counts_are_those_of_the_matching_documents(big):
+    results = big.index.search("drone", facets=["sector", "horizon"], per_page=1)
+    with big.index._reading() as searcher:
+        docs = [searcher.stored_fields(d)["slug"] for d in searcher.docs_for_query(big.index.parse("drone"))]
+    sectors: dict[str, int] = {}
+    for slug in docs:
+        for sector in big.store.entry(slug, big.cfg.entries_dir).sectors:
+            sectors[sector] = sectors.get(sector, 0) + 1
+    assert results.facets["sector"] == dict(sorted(sectors.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert sum(results.facets["horizon"].values()) == results.total == len(docs)
+
+
+def test_queries_the_ranker_does_not_score_still_run(big):
+    # a range query is left to Whoosh itself
+    assert big.index.search("score:[20 TO 25]", per_page=200).total == sum(
+        1 for e in big.store.entries(big.cfg.entries_dir) if 20 <= e.score <= 25 and e.status == "published")
