@@ -129,9 +129,9 @@ class Ranker:
         searcher is open: reading them (unpickling and unzipping Whoosh's blocks) is most of
         the cost of a query, and the same words come back in query after query."""
         key = (field, btext)
-        cached = self._cache.pop(key, None)
+        cached = self._cache.get(key)
         if cached is not None and (cached.values is not None or not positions):
-            self._cache[key] = cached  # most recently used goes last
+            self._cache[key] = self._cache.pop(key)  # most recently used goes last
             return cached
         fieldobj = self.searcher.schema[field]
         scores: Scores = {}
@@ -154,9 +154,14 @@ class Ranker:
                 if values is not None:
                     for docnum, value in zip(ids, vals):
                         values[docnum + offset] = value
-        found = _Postings(scores, values)
+        return self._keep(key, _Postings(scores, values))
+
+    def _keep(self, key: tuple[str, bytes], found: _Postings) -> _Postings:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cached -= len(old.scores)
         self._cache[key] = found
-        self._cached += len(scores)
+        self._cached += len(found.scores)
         while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
             oldest = next(iter(self._cache))
             self._cached -= len(self._cache.pop(oldest).scores)
@@ -180,14 +185,19 @@ class Ranker:
             return {}
         for w in words:
             self.terms.add((field, w.decode("utf-8", "replace")))
-        postings = [self._read(field, w, positions=True) for w in words]
-        candidates = _intersection([dict.fromkeys(p.scores, 0.0) for p in postings])
-        decode = fieldobj.format.decode_positions
-        out: Scores = {}
-        for docnum in candidates:
-            if _near([decode(p.values[docnum]) for p in postings], q.slop):
-                out[docnum] = sum(p.scores[docnum] for p in postings) * q.boost
-        return out
+        # a phrase's matches are kept as a term's are: checking positions is the costly part
+        key = b"\0".join([b"phrase", str(q.slop).encode(), *words])
+        cached = self._cache.get((field, key))
+        if cached is not None:
+            self._cache[(field, key)] = self._cache.pop((field, key))
+        else:
+            postings = [self._read(field, w, positions=True) for w in words]
+            candidates = _intersection([dict.fromkeys(p.scores, 0.0) for p in postings])
+            decode = fieldobj.format.decode_positions
+            scores = {d: sum(p.scores[d] for p in postings) for d in candidates
+                      if _near([decode(p.values[d]) for p in postings], q.slop)}
+            cached = self._keep((field, key), _Postings(scores, None))
+        return _boost(dict(cached.scores), q.boost)
 
     def _field_lengths(self, leaf: int, reader: Any, field: str) -> list[int]:
         """Every document's length in `field` (as Whoosh stores it, one byte), read once."""

@@ -147,6 +147,7 @@ class Index:
         self._parser = MultifieldParser(TEXT_FIELDS, SCHEMA, fieldboosts={"title": 3.0, "keywords": 2.0})
         self._parser.add_plugin(FieldAliasPlugin(ALIASES))
         self._lock = threading.RLock()
+        self._parsed: dict[str, Query] = {}  # query text -> parsed query (the schema never changes)
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
         self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
@@ -252,6 +253,8 @@ class Index:
         for name in _FIELD_RE.findall(text):
             if name not in known and not name.lower().startswith(("http", "https")):
                 raise QueryError(f"unknown field {name!r}; search one of: {', '.join(SEARCHABLE)}")
+        if not fields and text in self._parsed:  # parsing costs ~2 ms; pages parse each query twice
+            return self._parsed[text]
         parser = self._parser if not fields else MultifieldParser(fields, SCHEMA, group=OrGroup)
         try:
             query = parser.parse(text)
@@ -259,6 +262,10 @@ class Index:
             raise QueryError(f"could not understand the query {text!r}: {exc}") from exc
         if query is NullQuery or isinstance(query, type(NullQuery)):
             raise QueryError(f"nothing to search for in {text!r}: very common words are ignored; add a more specific term")
+        if not fields:
+            if len(self._parsed) >= 512:
+                self._parsed.clear()
+            self._parsed[text] = query
         return query
 
     def search(
@@ -482,7 +489,7 @@ def _highlight(text: str, words: frozenset[str]) -> str:
                                _Marker(), top=2)
 
 
-def _around_first(body: str, words: frozenset[str], size: int = 1500) -> str:
+def _around_first(body: str, words: frozenset[str], size: int = 600) -> str:
     """The stretch of `body` from just before the first word that may stem to one of `words`.
 
     Analysing a whole body costs ~2 ms; a stemmed word is, but for a final e or i (`relai`
@@ -495,7 +502,7 @@ def _around_first(body: str, words: frozenset[str], size: int = 1500) -> str:
                       body, re.IGNORECASE)
     if not found:
         return ""
-    start = max(0, found.start() - 200)
+    start = max(0, found.start() - 100)
     if start:
         start = body.find(" ", start) + 1
     return body[start : start + size]

@@ -152,3 +152,14 @@ def test_queries_the_ranker_does_not_score_still_run(big):
     # a range query is left to Whoosh itself
     assert big.index.search("score:[20 TO 25]", per_page=200).total == sum(
         1 for e in big.store.entries(big.cfg.entries_dir) if 20 <= e.score <= 25 and e.status == "published")
+
+
+def test_a_full_postings_cache_forgets_old_terms_not_results(big, monkeypatch):
+    queries = ["drone", '"relay attack"', "wallet AND exchange", "crypto*", "prison OR yard"]
+    expected = {q: [(h.slug, round(h.score, 9)) for h in big.index.search(q, per_page=50).hits] for q in queries}
+    big.index.clear_cache()
+    monkeypatch.setattr("kb.ranking.CACHE_POSTINGS", 40)
+    for _ in range(2):
+        for q in queries:
+            assert [(h.slug, round(h.score, 9)) for h in big.index.search(q, per_page=50).hits] == expected[q]
+    assert big.index._ranker._cached <= 40 + max(len(p.scores) for p in big.index._ranker._cache.values())
