@@ -34,6 +34,11 @@ class _Postings:
     scores: Scores  # docnum -> the term's BM25F score, unboosted
     values: dict[int, bytes] | None  # docnum -> Whoosh's encoded positions, when read
 
+    @property
+    def size(self) -> int:
+        """What this holds, counted in postings (positions count as a posting each)."""
+        return len(self.scores) + (len(self.values) if self.values is not None else 0)
+
 
 class Unsupported(Exception):
     """A query shape this module does not score; Whoosh runs it instead."""
@@ -159,12 +164,12 @@ class Ranker:
     def _keep(self, key: tuple[str, bytes], found: _Postings) -> _Postings:
         old = self._cache.pop(key, None)
         if old is not None:
-            self._cached -= len(old.scores)
+            self._cached -= old.size
         self._cache[key] = found
-        self._cached += len(found.scores)
+        self._cached += found.size
         while self._cached > CACHE_POSTINGS and len(self._cache) > 1:
             oldest = next(iter(self._cache))
-            self._cached -= len(self._cache.pop(oldest).scores)
+            self._cached -= self._cache.pop(oldest).size
         return found
 
     def _phrase(self, q: wq.Phrase) -> Scores:

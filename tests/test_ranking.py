@@ -162,4 +162,4 @@ def test_a_full_postings_cache_forgets_old_terms_not_results(big, monkeypatch):
     for _ in range(2):
         for q in queries:
             assert [(h.slug, round(h.score, 9)) for h in big.index.search(q, per_page=50).hits] == expected[q]
-    assert big.index._ranker._cached <= 40 + max(len(p.scores) for p in big.index._ranker._cache.values())
+    assert big.index._ranker._cached <= 40 + max(p.size for p in big.index._ranker._cache.values())
