@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, index, sorting
+from whoosh import highlight, index
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
@@ -297,18 +297,25 @@ class Index:
                                facets={name: {} for name in facets})
             ranker = self._ranker_for(searcher)
             scores = ranker.scores(query) if ranker else None
-            if scores is None:  # a query shape only Whoosh itself runs
-                return self._search_whoosh(searcher, query, text, allowed, page, per_page, facets, snippet_text)
-            matched = [d for d in scores if d in allowed] if len(scores) <= len(allowed) else [
-                d for d in allowed if d in scores]
-            # best first; equal scores in index order, as Whoosh does
-            top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
-            words = frozenset(t for name, t in ranker.terms if name in _HIGHLIGHT_FROM)
+            if scores is not None:
+                matched = [d for d in scores if d in allowed] if len(scores) <= len(allowed) else [
+                    d for d in allowed if d in scores]
+                # best first; equal scores in index order, as Whoosh does
+                top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
+                ranked = [(d, scores[d]) for d in top[(page - 1) * per_page :]]
+                terms = ranker.terms
+            else:  # a query shape only Whoosh itself runs
+                matched = [d for d in searcher.docs_for_query(query) if d in allowed]
+                results = searcher.search(query, limit=page * per_page, filter=allowed)
+                ranked = [(r.docnum, r.score) for r in results[(page - 1) * per_page :]]
+                terms = {(name, t.decode("utf-8", "replace") if isinstance(t, bytes) else t)
+                         for name, t in query.existing_terms(searcher.reader(), expand=True)}
+            words = frozenset(t for name, t in terms if name in _HIGHLIGHT_FROM)
             hits = []
-            for docnum in top[(page - 1) * per_page :]:
+            for docnum, score in ranked:
                 stored = searcher.stored_fields(docnum)
                 hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
-                          title=stored.get("title", ""), score=scores[docnum], summary=stored.get("summary", ""),
+                          title=stored.get("title", ""), score=score, summary=stored.get("summary", ""),
                           fields=stored)
                 hit.snippet = _snippet(hit, words, snippet_text)
                 hits.append(hit)
@@ -338,53 +345,6 @@ class Index:
             for value in values.get(docnum, ()):
                 counts[value] = counts.get(value, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-    def _search_whoosh(self, searcher: Searcher, query: Query, text: str, allowed: set[int], page: int,
-                       per_page: int, facets: tuple[str, ...], snippet_text: Callable[[Hit], str] | None) -> Results:
-        """Whoosh's own search, for the query shapes `kb.ranking` does not score."""
-        facet_defs = {name: sorting.FieldFacet(name, allow_overlap=name in ("tag", "sector", "driver")) for name in facets}
-        results = searcher.search(query, limit=page * per_page, filter=allowed, groupedby=facet_defs or None,
-                                  terms=True)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-        results.formatter = _Marker()
-        # len(results) is wrong here: with terms=True, Whoosh counts every match and skips the
-        # filter whenever it has skipped low-scoring blocks. Fewer hits than asked for are all
-        # of them; otherwise count the allowed matches.
-        scored = results.scored_length()
-        total = scored if scored < page * per_page else sum(
-            1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
-        # Whoosh highlights, in each field, the query terms that matched there in any result
-        highlightable = {name for name, _ in results.matched_terms()}
-        hits = []
-        for r in results[(page - 1) * per_page : page * per_page]:
-            stored = r.fields()
-            hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
-                      title=stored.get("title", ""), score=r.score, summary=stored.get("summary", ""),
-                      fields=stored)
-            hit.snippet = self._snippet(r, hit, snippet_text, highlightable)
-            hits.append(hit)
-        counts = {}
-        for name in facet_defs:
-            groups = results.groups(name)
-            counts[name] = {k: len(v) for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1]), str(kv[0]))) if k}
-        return Results(query=text, total=total, page=page, per_page=per_page, hits=hits, facets=counts)
-
-    @staticmethod
-    def _snippet(r: Any, hit: Hit, snippet_text: Callable[[Hit], str] | None, highlightable: set[str]) -> str:
-        """The best two fragments of the summary, else of the body, else the summary's start.
-
-        A field with no matched terms cannot give a fragment, so it is not re-analysed (that
-        costs ~2 ms per body), and the body is only fetched when the summary gave nothing.
-        """
-        for name in ("summary", "body"):
-            if name not in highlightable:
-                continue
-            text = hit.summary if name == "summary" else (snippet_text(hit) if snippet_text else "")
-            if text:
-                fragment = r.highlights(name, text=text[:20000], top=2)
-                if fragment:
-                    return fragment
-        return highlight.htmlescape(hit.summary[:240])
 
     def facet_counts(self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)) -> dict[str, dict[str, int]]:
         """Counts of every value of each facet among the documents the audience may see."""
