@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from kb import taxonomy as tx
-from kb.entry import Entry, read_entry
-from kb.search import Hit, entry_document
+from kb.model import taxonomy as tx
+from kb.model.entry import Entry, read_entry
+from kb.index.search import Hit, entry_document
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 SEED = 20240611
 TARGETS = {"full": 60.0, "incremental": 1.0, "p95_ms": 20.0}  # issue 2, at 10,000 entries
@@ -407,7 +408,7 @@ def bench_size(n: int, base: Path, n_queries: int, repeat: int) -> SizeResult:
         print(f"[{n:,}] full index ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         ws = Workspace.open(root)
-        report = ws.sync()
+        report = update_index(ws)
         full_times.append(time.perf_counter() - t0)
         assert len(report.read) == n and not report.errors, (len(report.read), report.errors[:3])
         if run < repeat - 1:
@@ -463,7 +464,7 @@ def bench_size(n: int, base: Path, n_queries: int, repeat: int) -> SizeResult:
                     (*fts_row(entry), rowids[entry.slug]))
         con.execute("COMMIT")
         fts_inc.append(time.perf_counter() - t0)
-    ws.sync()  # keep the Whoosh side in step with the files
+    update_index(ws)  # keep the Whoosh side in step with the files
 
     result.rows.append(Row("full index", statistics.median(full_times), statistics.median(fts_full), "s",
                            TARGETS["full"]))

@@ -23,6 +23,7 @@ import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from kb.sync import update_index
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = """
@@ -101,7 +102,7 @@ def serve(feeds: int, items: int, port_file: Path) -> None:
 
 
 def run(feeds: int, items: int) -> int:
-    from kb.poller import Poller
+    from kb.feeds.poller import Poller
     from kb.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-poll-") as tmp:
@@ -126,7 +127,7 @@ def run(feeds: int, items: int) -> int:
                           "    tags: [bench]", "    interval: 60", "    enabled: true"]
             (root / "feeds" / "feeds.yaml").write_text("\n".join(lines) + "\n")
             ws = Workspace.open(root)
-            ws.sync()
+            update_index(ws)
             print(f"{feeds} feeds x {items} items on 127.0.0.1:{port}; {len(list((root / 'entries').glob('*.md')))} entries")
             try:
                 with Poller(ws) as poller:

@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from kb.sync import update_index
 
 HERE = Path(__file__).resolve().parent
 
@@ -93,7 +94,7 @@ def build_kb(root: Path, count: int) -> None:
 
     ws = Workspace.open(root)
     try:
-        report = ws.sync()
+        report = update_index(ws)
         if report.errors:
             raise SystemExit(f"synthetic entries do not validate: {report.errors[0]}")
     finally:

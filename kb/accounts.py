@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kb.access import Reader
+from kb.model.access import Reader
 from kb.errors import KbError, NotFound
-from kb.store import Store, now
+from kb.clock import now
+from kb.store import Store
 
 ROLES = ("admin", "staff", "partner")
 MAX_FAILURES = 5
@@ -29,21 +29,6 @@ MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _hasher = PasswordHasher()
-
-
-def schema(db: sqlite_utils.Database) -> None:
-    """The accounts tables (a store migration)."""
-    db["users"].create(
-        {"id": int, "email": str, "name": str, "role": str, "org": str, "password_hash": str,
-         "disabled": int, "session_epoch": int, "feed_token": str, "created": str, "last_login": str},
-        pk="id", not_null={"email", "role", "password_hash"}, defaults={"disabled": 0, "session_epoch": 0},
-    )
-    db["users"].create_index(["email"], unique=True)
-    db["users"].create_index(["feed_token"], unique=True)
-    db["login_failures"].create({"email": str, "at": float})
-    db["login_failures"].create_index(["email", "at"])
-    db["audit"].create({"id": int, "at": str, "actor": str, "action": str, "target": str, "detail": str}, pk="id")
-    db["audit"].create_index(["at"])
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from kb import feedlist
+from kb.feeds import listfile as feedlist
 from kb.config import Config
-from kb.poller import Poller, parse_iso, states, utcnow
+from kb.feeds.poller import parse_iso, states, utcnow
+from kb.watch import open_poller
 from kb.workspace import Workspace
+from kb import suggest
+from kb.sync import update_index
 
 log = logging.getLogger(__name__)
 UTC = dt.timezone.utc
@@ -47,7 +50,7 @@ class FeedScheduler:
         self.cfg = cfg
         self.blocking = blocking
         self.ws = Workspace.open(cfg=cfg)
-        self.poller = Poller(self.ws)
+        self.poller = open_poller(self.ws)
         kind = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = kind(
             executors={"default": ThreadPoolExecutor(max(1, cfg.feeds.concurrency))},
@@ -113,12 +116,10 @@ class FeedScheduler:
             log.info("%s", result.line())
 
     def run_topics(self) -> None:
-        from kb import suggest
-
         try:
             with self.poller.lock:
                 report = suggest.SuggestReport()
-                self.ws.sync()
+                update_index(self.ws)
                 suggest.detect_topics(self.ws, report)
             if report.topics or report.extended:
                 log.info("new-topic suggestions: %d new, %d extended", len(report.topics), len(report.extended))

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.config import Config
-from kb.entry import Entry, check_related, content_hash, read_entry
+from kb.feeds import items
+from kb.feeds import listfile as feedlist
+from kb.model.entry import Entry, check_related, content_hash, read_entry
 from kb.errors import Problem
-from kb.search import Index, entry_document
+from kb.index.search import Index, entry_document
 from kb.store import Store
+from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 PARALLEL_FROM = 2000  # entries; below this, starting the indexing processes costs more than it saves
@@ -60,6 +63,13 @@ def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
     for entry in entries:
         problems.extend(check_related(entry, known, Path(cfg.display(entry.path))))
     return entries, problems
+
+
+def update_index(ws: Workspace, *, rebuild: bool = False, on_file: Callable[[Path], None] | None = None,
+                 parallel: bool = True) -> SyncReport:
+    """Bring a workspace's database and index up to date with its `entries/` folder."""
+    ws.index, report = sync(ws.cfg, ws.store, ws.index, rebuild=rebuild, on_file=on_file, parallel=parallel)
+    return report
 
 
 def sync(
@@ -166,7 +176,6 @@ def sync(
             for entry, _ in good:
                 w.put(**entry_document(entry))
         else:  # feed items live only in the database; put them back in a new index
-            from kb import feedlist, items
 
             feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
             items.mark_indexed(store, items.index_pending(store, w, fresh=True, tags_by_feed=items.feed_tags(store, feeds)))

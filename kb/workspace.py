@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb import config as _config
 from kb.config import Config
-from kb.search import Index
+from kb.index.search import Index
 from kb.store import Store
 
 
@@ -21,12 +21,6 @@ class Workspace:
     def open(cls, root: Path | str | None = None, cfg: Config | None = None) -> Workspace:
         cfg = cfg or _config.load(root)
         return cls(cfg, Store.open(cfg.db_path), Index(cfg.index_dir))
-
-    def sync(self, **kwargs):  # type: ignore[no-untyped-def]
-        from kb.sync import sync
-
-        self.index, report = sync(self.cfg, self.store, self.index, **kwargs)
-        return report
 
     def close(self) -> None:
         self.index.close()

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -28,7 +29,7 @@ def kb_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def ws(kb_root: Path) -> Iterator[Workspace]:
     workspace = Workspace.open(kb_root)
-    workspace.sync()
+    update_index(workspace)
     yield workspace
     workspace.close()
 
@@ -36,7 +37,7 @@ def ws(kb_root: Path) -> Iterator[Workspace]:
 @pytest.fixture
 def kb(kb_root: Path) -> Callable[..., Result]:
     """Run the `kb` command against the test knowledge base."""
-    from kb.cli import main
+    from kb.cli.main import main
 
     def run(*args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(main, ["--root", str(kb_root), *args], input=input, catch_exceptions=False)

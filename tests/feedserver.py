@@ -231,9 +231,10 @@ def feed_server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def feeds_kb(tmp_path: Path) -> Path:
-    """A knowledge base with the shipped entries, an empty feed list and a test config."""
+    """A knowledge base of 15 real entries (a frozen copy of the first shipped ones, so that
+    new or edited shipped notes never change what these tests expect), no feeds, a test config."""
     root = tmp_path / "kb"
-    shutil.copytree(REPO / "entries", root / "entries")
+    shutil.copytree(REPO / "tests" / "data" / "suggest-entries", root / "entries")
     (root / "feeds").mkdir()
     (root / "feeds" / "feeds.yaml").write_text("# Test feeds.\nfeeds:\n")
     (root / "config.toml").write_text(TEST_CONFIG)

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from kb.web import create_app
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -58,7 +59,7 @@ def make_site(root: Path, per_page: int = 20) -> Path:
 def site_root(tmp_path: Path) -> Path:
     root = make_site(tmp_path / "site")
     workspace = Workspace.open(root)
-    workspace.sync()
+    update_index(workspace)
     workspace.close()
     return root
 

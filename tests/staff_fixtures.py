@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from kb.store import now
+from kb.clock import now
 from kb.workspace import Workspace
 
 FEED_URL = "https://news.example.test/feed.xml"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kb.access import Reader, audience, can_read
+from kb.model.access import Reader, audience, can_read
 
 READERS = [
     Reader(),

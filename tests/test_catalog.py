@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from site_fixtures import PUBLIC, edit, site_root, site_ws  # noqa: F401
 
-from kb.access import ANONYMOUS, Reader
-from kb.catalog import Catalog
+from kb.model.access import ANONYMOUS, Reader
+from kb.site.catalog import Catalog
+from kb.sync import update_index
 
 
 def catalog(ws):
@@ -29,7 +32,7 @@ def test_notes_are_cached_per_version(site_ws, site_root):  # noqa: F811
     html = before.body_html
     assert cat.note(ANONYMOUS, "printed-guns") is before and before.body_html is html
     edit(site_root, "printed-guns", "steel barrels", "steel tubes")
-    site_ws.sync()
+    update_index(site_ws)
     after = cat.note(ANONYMOUS, "printed-guns")
     assert after is not before and "steel tubes" in after.body_html
     assert cat.note(ANONYMOUS, "prison-drones") is cat.note(ANONYMOUS, "prison-drones")
@@ -37,24 +40,24 @@ def test_notes_are_cached_per_version(site_ws, site_root):  # noqa: F811
 
 def test_rebuild_keeps_the_dates_of_known_versions(site_ws):  # noqa: F811
     before = {row["slug"]: (row["first_seen"], row["updated"]) for row in site_ws.store.db["entries"].rows}
-    report = site_ws.sync(rebuild=True)
+    report = update_index(site_ws, rebuild=True)
     assert report.changes == {}  # nothing is new to subscribers
     after = {row["slug"]: (row["first_seen"], row["updated"]) for row in site_ws.store.db["entries"].rows}
     assert after == before
 
 
 def test_changes_compare_with_the_last_version_the_reader_could_read(site_ws, site_root, monkeypatch):  # noqa: F811
-    import kb.store
+    from kb import clock
 
     cat = catalog(site_ws)
-    monkeypatch.setattr(kb.store, "now", lambda: "2099-01-01T00:00:00+00:00")
+    monkeypatch.setattr(clock, "_source", lambda: dt.datetime.fromisoformat("2099-01-01T00:00:00+00:00"))
     edit(site_root, "prison-drones", "status: published", "status: draft")
     edit(site_root, "prison-drones", "likelihood: 5", "likelihood: 1")
-    site_ws.sync()
-    monkeypatch.setattr(kb.store, "now", lambda: "2099-01-02T00:00:00+00:00")
+    update_index(site_ws)
+    monkeypatch.setattr(clock, "_source", lambda: dt.datetime.fromisoformat("2099-01-02T00:00:00+00:00"))
     edit(site_root, "prison-drones", "status: draft", "status: published")
     edit(site_root, "prison-drones", "likelihood: 1", "likelihood: 4")
-    site_ws.sync()
+    update_index(site_ws)
     changes = cat.changes(ANONYMOUS, cat.note(ANONYMOUS, "prison-drones"))
     # compared with the last published version (15), not with the draft in between (3)
     assert changes == ['Risk "Delivery of contraband into prisons" lowered from 15 to 12']

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, add_broken
 
-from kb.cli import main
+from kb.cli.main import main
 
 
 def test_validate_passes_on_good_entries(kb):

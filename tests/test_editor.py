@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from kb import editor
-from kb.entry import read_entry
+from kb.files import editor
+from kb.model.entry import read_entry
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent

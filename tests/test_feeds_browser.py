@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
 
-from kb.poller import Poller
+from kb.feeds.poller import Poller
 from kb.workspace import Workspace
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)

@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 from feedserver import LAST_MODIFIED, feed_server  # noqa: F401
 
-from kb import fetch
+from kb.feeds import fetch
 from kb.config import FeedSettings
-from kb.fetch import Fetcher, FetchError
+from kb.feeds.fetch import Fetcher, FetchError
 
 SETTINGS = FeedSettings(allow_private=True, connect_timeout=2.0, read_timeout=1.0, total_timeout=3.0,
                         max_bytes=1024 * 1024, concurrency=4)

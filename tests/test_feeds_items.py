@@ -7,8 +7,8 @@ import time
 import pytest
 from feedserver import FEEDS
 
-from kb import items
-from kb.items import FeedError
+from kb.feeds import items
+from kb.feeds.items import FeedError
 
 
 def test_entity_declarations_are_refused_in_any_encoding():

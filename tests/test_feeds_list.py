@@ -10,17 +10,18 @@ import pytest
 from click.testing import CliRunner
 from feedserver import REPO
 
-from kb import feedlist
-from kb.cli import main
-from kb.feedlist import Feed, FeedListError
+from kb.feeds import listfile as feedlist
+from kb.cli.main import main
+from kb.feeds.listfile import Feed, FeedListError
 
 SHIPPED = REPO / "feeds" / "feeds.yaml"
+SAMPLE = REPO / "tests" / "data" / "feeds" / "listfile-sample.yaml"  # a frozen list: edits are tested on it
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     (tmp_path / "feeds").mkdir()
-    shutil.copy(SHIPPED, tmp_path / "feeds" / "feeds.yaml")
+    shutil.copy(SAMPLE, tmp_path / "feeds" / "feeds.yaml")
     return tmp_path
 
 
@@ -31,7 +32,8 @@ def run(root: Path, *args: str):  # type: ignore[no-untyped-def]
 def test_the_shipped_list_is_valid():
     feeds, problems = feedlist.load(SHIPPED)
     assert problems == []
-    assert len(feeds) >= 20 and all(f.url.startswith("https://") for f in feeds)
+    assert len(feeds) >= 40 and all(f.url.startswith("https://") for f in feeds)
+    assert all(f.tags and f.technology for f in feeds)  # each serves one technology mainly
     assert len({f.url for f in feeds}) == len(feeds)
     assert feedlist.find(feeds, "https://dronedj.com/feed/").technology == "consumer-drones"
 

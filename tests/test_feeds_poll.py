@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from feedserver import feed_server, feed_yaml, feeds_kb, render  # noqa: F401
 
-from kb import items, poller
-from kb.poller import Poller
+from kb.feeds import items
+from kb.feeds import poller
+from kb.feeds.poller import Poller
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 
 class PollKB:
@@ -22,7 +24,7 @@ class PollKB:
         self.root = root
         self.server = server
         self.ws = Workspace.open(root)
-        self.ws.sync()
+        update_index(self.ws)
         self.poller = Poller(self.ws)
 
     @property
@@ -111,7 +113,7 @@ def test_items_are_searchable_beside_entries(kb):
     both = kb.ws.index.search("quadcopter", kinds=("entry", "item")).hits
     assert {h.kind for h in both} == {"entry", "item"}
     assert kb.ws.index.search("quadcopter").hits and all(h.kind == "entry" for h in kb.ws.index.search("quadcopter").hits)
-    from kb.access import PUBLIC
+    from kb.model.access import PUBLIC
 
     assert kb.ws.index.search("quadcopter", kinds=("item",), audience=PUBLIC).total == 0  # staff only
 
@@ -264,7 +266,7 @@ def test_big_polls_parse_in_worker_processes_and_index_as_they_go(kb, monkeypatc
 def test_kb_poll_command(feeds_kb, feed_server):  # noqa: F811
     from click.testing import CliRunner
 
-    from kb.cli import main
+    from kb.cli.main import main
 
     (feeds_kb / "feeds" / "feeds.yaml").write_text(feed_yaml([(feed_server.url("/feeds/rss2.xml"), "Prison Watch"),
                                                               (feed_server.url("/status/500"), "Broken")]))
@@ -290,6 +292,6 @@ def test_items_survive_an_index_rebuild(kb):
     kb.set_feeds("/feeds/rss2.xml")
     kb.poll(suggest=False)
     assert kb.ws.index.search("quadcopter", kinds=("item",)).total == 2
-    kb.ws.sync(rebuild=True)
+    update_index(kb.ws, rebuild=True)
     assert kb.ws.index.search("quadcopter", kinds=("item",)).total == 2
     assert kb.ws.index.search("quadcopter", kinds=("entry",)).total >= 1

@@ -9,7 +9,7 @@ import time
 from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
 
 from kb import config
-from kb.poller import states
+from kb.feeds.poller import states
 from kb.scheduler import FeedScheduler, start_background
 
 
@@ -93,7 +93,7 @@ def test_kb_scheduler_runs_until_terminated(feeds_kb, feed_server):  # noqa: F81
 
     url = feed_server.url("/feeds/rss2.xml")
     write_feeds(feeds_kb, [(url, "Prison Watch")])
-    proc = subprocess.Popen([sys.executable, "-c", "from kb.cli import main; main()", "--root", str(feeds_kb), "scheduler"],
+    proc = subprocess.Popen([sys.executable, "-c", "from kb.cli.main import main; main()", "--root", str(feeds_kb), "scheduler"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
 
-from kb import suggest
-from kb.cli import main
-from kb.entry import read_entry
-from kb.poller import Poller
+from kb import suggest, triage
+from kb.cli.main import main
+from kb.model.entry import read_entry
+from kb.watch import open_poller
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 FIXTURES = ["/feeds/rss2.xml", "/feeds/atom.xml", "/feeds/rss1.rdf", "/feeds/topics-a.xml", "/feeds/topics-b.xml",
             "/feeds/topics-c.xml"]
@@ -29,8 +30,8 @@ def polled(feeds_kb, feed_server) -> Iterator[Workspace]:  # noqa: F811
     (feeds_kb / "feeds" / "feeds.yaml").write_text(
         feed_yaml([(feed_server.url(p), p.split("/")[-1].split(".")[0].title()) for p in FIXTURES]))
     ws = Workspace.open(feeds_kb)
-    ws.sync()
-    with Poller(ws) as p:
+    update_index(ws)
+    with open_poller(ws) as p:
         report = p.poll()
     assert report.count("new") == len(FIXTURES)
     yield ws
@@ -83,9 +84,9 @@ def test_a_cluster_about_a_technology_with_no_entry_gives_one_new_topic(polled):
 
 def test_dismissed_suggestions_never_come_back(polled):
     topic = suggest.listing(polled, "open", "new-topic")[0]
-    suggest.dismiss(polled, topic["id"], by="tester", note="not a crime risk yet")
+    triage.dismiss(polled, topic["id"], by="tester", note="not a crime risk yet")
     drone = next(s for (slug, _), s in updates(polled).items() if slug == "consumer-drones")
-    suggest.dismiss(polled, drone["id"], by="tester")
+    triage.dismiss(polled, drone["id"], by="tester")
     item_ids = [r[0] for r in polled.store.db.execute("SELECT id FROM feed_items")]
     again = suggest.process(polled, item_ids)  # everything decided again, from scratch
     assert again.updates == [] and again.topics == [] and again.extended == []
@@ -93,14 +94,14 @@ def test_dismissed_suggestions_never_come_back(polled):
     assert suggest.get(polled, topic["id"])["status"] == "dismissed"
     assert suggest.get(polled, topic["id"])["decided_by"] == "tester"
     with pytest.raises(Exception, match="dismissed already"):
-        suggest.dismiss(polled, topic["id"])
+        triage.dismiss(polled, topic["id"])
 
 
 def test_accepting_an_update_adds_the_source_and_nothing_else(polled):
     s = updates(polled)[("3d-printing", "Police seize 3D-printed gun parts and an FGC-9 in a workshop raid")]
     path = polled.cfg.entries_dir / "3d-printing.md"
     before = path.read_text()
-    result = suggest.accept(polled, s["id"], by="tester")
+    result = triage.accept(polled, s["id"], by="tester")
     assert result.message == "added 1 source to entries/3d-printing.md"
     after = path.read_text()
     added = [line for line in after.splitlines() if line not in before.splitlines()]
@@ -119,7 +120,7 @@ def test_accepting_an_update_adds_the_source_and_nothing_else(polled):
 
 def test_accepting_a_new_topic_writes_a_draft(polled):
     topic = suggest.listing(polled, "open", "new-topic")[0]
-    result = suggest.accept(polled, topic["id"])
+    result = triage.accept(polled, topic["id"])
     assert result.path == polled.cfg.entries_dir / "smart-glasses.md"
     entry, problems = read_entry(result.path)
     assert entry is not None and not [p for p in problems if p.severity == "error"]

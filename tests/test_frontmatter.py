@@ -1,6 +1,6 @@
 import pytest
 
-from kb.frontmatter import FrontMatterError, parse
+from kb.model.frontmatter import FrontMatterError, parse
 
 
 def test_line_numbers_are_file_lines():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.ranking import Ranker
+from kb.index.ranking import Ranker
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 WORDS = ("drone prison wall yard contraband relay attack keyless car wallet exchange fraud seed phrase "
          "printer firearm resin network router password default camera doorbell phishing bank "
@@ -64,12 +65,12 @@ def big(tmp_path: Path):
     for n in range(120):
         write_entry(root, n, rng)
     ws = Workspace.open(root)
-    assert not ws.sync().errors
+    assert not update_index(ws).errors
     # an edit and a deletion leave deleted documents in the index's segments
     (root / "entries" / "entry-005.md").write_text(
         (root / "entries" / "entry-005.md").read_text().replace("status: published", "status: review"))
     (root / "entries" / "entry-006.md").unlink()
-    ws.sync()
+    update_index(ws)
     yield ws
     ws.close()
 
@@ -120,7 +121,7 @@ def test_phrase_needs_the_words_next_to_each_other(big):
     write_entry(entries.parent, 901, rng)
     other = entries / "entry-901.md"
     other.write_text(other.read_text() + "\nThe zebrafish quagga study.\n")
-    big.sync()
+    update_index(big)
     assert [h.slug for h in big.index.search('"zebrafish quagga"').hits] == ["entry-901"]
     assert {h.slug for h in big.index.search("zebrafish AND quagga").hits} == {"entry-900", "entry-901"}
 
@@ -129,7 +130,7 @@ def test_snippet_comes_from_the_body_when_the_summary_lacks_the_word(big):
     path = big.cfg.entries_dir / "entry-010.md"
     body_line = "Deep in the text, long after the start, the axolotl appears once."
     path.write_text(path.read_text() + "\n" + " ".join(["filler"] * 400) + "\n" + body_line + "\n")
-    big.sync()
+    update_index(big)
     body = path.read_text()
     hit = big.index.search("axolotls", snippet_text=lambda h: body).hits[0]
     assert hit.slug == "entry-010"
@@ -158,7 +159,7 @@ def test_a_full_postings_cache_forgets_old_terms_not_results(big, monkeypatch):
     queries = ["drone", '"relay attack"', "wallet AND exchange", "crypto*", "prison OR yard"]
     expected = {q: [(h.slug, round(h.score, 9)) for h in big.index.search(q, per_page=50).hits] for q in queries}
     big.index.clear_cache()
-    monkeypatch.setattr("kb.ranking.CACHE_POSTINGS", 40)
+    monkeypatch.setattr("kb.index.ranking.CACHE_POSTINGS", 40)
     for _ in range(2):
         for q in queries:
             assert [(h.slug, round(h.score, 9)) for h in big.index.search(q, per_page=50).hits] == expected[q]

@@ -1,6 +1,7 @@
 import pytest
 
 from kb.errors import QueryError
+from kb.sync import update_index
 
 
 def slugs(ws, query, **kw):
@@ -31,7 +32,7 @@ def test_query_language(ws, query, expected):
 def test_title_outranks_body(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text() + "\nDrones are sometimes used to deliver printed parts.\n")
-    ws.sync()
+    update_index(ws)
     hits = ws.index.search("drones").hits
     assert [h.slug for h in hits][:2] == ["prison-drones", "printed-guns"]
 
@@ -53,7 +54,7 @@ def test_bad_queries_give_readable_errors(ws, query, words):
 def test_snippets_highlight_and_escape(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text() + "\n<b>bold</b> zebrafish & <script>x()</script>\n")
-    ws.sync()
+    update_index(ws)
     body = path.read_text()
     hit = ws.index.search("zebrafish", snippet_text=lambda h: body).hits[0]
     assert "<mark>zebrafish</mark>" in hit.snippet
@@ -78,7 +79,7 @@ def test_pagination(ws):
 
 def test_total_counts_only_what_the_audience_may_see(ws):
     # Whoosh's own count ignores the filter once a page is full; two of the four are public.
-    from kb.access import PUBLIC
+    from kb.model.access import PUBLIC
 
     query = "tag:robotics OR tag:firearms OR tag:vehicles OR tag:drones"
     assert ws.index.search(query).total == 4

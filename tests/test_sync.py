@@ -7,8 +7,9 @@ import pytest
 
 from conftest import add_broken
 
-from kb.access import PUBLIC
+from kb.model.access import PUBLIC
 from kb.workspace import Workspace
+from kb.sync import update_index
 
 
 def titles(ws, query, **kw):
@@ -23,17 +24,17 @@ def test_first_sync_indexes_everything(ws):
 
 
 def test_unchanged_files_are_not_read_again(ws):
-    report = ws.sync()
+    report = update_index(ws)
     assert report.read == [] and report.unchanged == 4
     os.utime(ws.cfg.entries_dir / "printed-guns.md")  # touched, same bytes
-    report = ws.sync()
+    report = update_index(ws)
     assert report.read == [] and report.unchanged == 4
 
 
 def test_changed_file_is_the_only_one_read(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text().replace("Desktop printers", "Cheap desktop printers"))
-    report = ws.sync()
+    report = update_index(ws)
     assert report.read == ["entries/printed-guns.md"]
     assert report.unchanged == 3
     assert report.changes["printed-guns"] == ["Summary revised"]
@@ -43,14 +44,14 @@ def test_changed_file_is_the_only_one_read(ws):
 def test_raising_a_risk_is_described_for_subscribers(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text().replace("likelihood: 3", "likelihood: 4"))
-    report = ws.sync()
+    report = update_index(ws)
     assert report.changes["printed-guns"] == ['Risk "Printed firearms in organised crime" raised from 15 to 20']
     assert ws.store.entry_row("printed-guns")["score"] == 20
 
 
 def test_deleted_file_leaves_the_index(ws):
     (ws.cfg.entries_dir / "printed-guns.md").unlink()
-    report = ws.sync()
+    report = update_index(ws)
     assert report.removed == ["printed-guns"]
     assert "printed-guns" not in ws.store.slugs()
     assert titles(ws, "firearms") == []
@@ -59,7 +60,7 @@ def test_deleted_file_leaves_the_index(ws):
 def test_broken_files_are_skipped_and_the_rest_index(kb_root):
     add_broken(kb_root, "bad-yaml.md", "out-of-range.md")
     ws = Workspace.open(kb_root)
-    report = ws.sync()
+    report = update_index(ws)
     assert sorted(report.skipped) == ["entries/bad-yaml.md", "entries/out-of-range.md"]
     assert ws.index.doc_count() == 4
     assert any(str(p).startswith("entries/out-of-range.md:15: likelihood must be 1-5") for p in report.problems)
@@ -69,19 +70,19 @@ def test_a_file_that_breaks_leaves_the_index_and_comes_back_when_fixed(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     good = path.read_text()
     path.write_text(good.replace("impact: 5", "impact: 9"))
-    report = ws.sync()
+    report = update_index(ws)
     assert report.skipped == ["entries/printed-guns.md"]
     assert titles(ws, "firearms") == []
     path.write_text(good)
-    ws.sync()
+    update_index(ws)
     assert titles(ws, "firearms") == ["3D-printed firearms"]
 
 
 def test_rebuild_starts_over_and_a_lost_index_is_rebuilt(ws):
-    report = ws.sync(rebuild=True)
+    report = update_index(ws, rebuild=True)
     assert len(report.read) == 4
     ws.index = type(ws.index).recreate(ws.index.path)  # index lost, database kept
-    ws.sync()
+    update_index(ws)
     assert ws.index.doc_count() == 4
 
 
@@ -90,7 +91,7 @@ def test_updated_changes_only_when_the_note_changes(ws):
     time.sleep(1.1)
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text() + "\n")  # formatting only
-    ws.sync()
+    update_index(ws)
     assert ws.store.entry_row("printed-guns")["updated"] == before
 
 
@@ -116,17 +117,17 @@ def test_a_large_first_index_is_written_by_two_processes(kb_root, child_dies):
     if procs == 1:
         pytest.skip("one CPU: the index is always written by one process")
     script = (
-        "import sys, kb.search, kb.sync, whoosh.multiproc\n"
+        "import sys, kb.index.search, kb.sync, whoosh.multiproc\n"
         "from kb.workspace import Workspace\n"
         "kb.sync.PARALLEL_FROM = 1\n"
-        "used, plain = [], kb.search.Index.writer\n"
+        "used, plain = [], kb.index.search.Index.writer\n"
         "def writer(self, bulk=False, procs=1):\n"
         "    used.append(procs)\n"
         "    return plain(self, bulk=bulk, procs=procs)\n"
-        "kb.search.Index.writer = writer\n"
+        "kb.index.search.Index.writer = writer\n"
         f"if {child_dies}:\n"
         "    whoosh.multiproc.SubWriterTask.run = lambda task: None\n"
-        "Workspace.open(sys.argv[1]).sync()\n"
+        "kb.sync.update_index(Workspace.open(sys.argv[1]))\n"
         "print(used)\n"
     )
     out = subprocess.run([sys.executable, "-c", script, str(kb_root)], capture_output=True, text=True, check=True)
@@ -138,7 +139,7 @@ def test_a_large_first_index_is_written_by_two_processes(kb_root, child_dies):
         assert titles(ws, "quadcopter") == ["Prison drones"]
         path = ws.cfg.entries_dir / "printed-guns.md"
         path.write_text(path.read_text().replace("Desktop printers", "Cheap desktop printers"))
-        assert ws.sync().read == ["entries/printed-guns.md"]
+        assert update_index(ws).read == ["entries/printed-guns.md"]
         assert ws.index.doc_count() == 4
         assert titles(ws, '"cheap desktop printers"') == ["3D-printed firearms"]
     finally:
@@ -150,13 +151,13 @@ def test_searches_see_every_commit(ws):
     # deleted or replaced documents must not come back.
     assert titles(ws, "quadcopter") == ["Prison drones"]
     (ws.cfg.entries_dir / "prison-drones.md").unlink()
-    ws.sync()
+    update_index(ws)
     assert titles(ws, "quadcopter") == []
     assert ws.index.doc_count() == 3
     path = ws.cfg.entries_dir / "printed-guns.md"
     for word in ("zebrafish", "okapi"):
         path.write_text(path.read_text() + f"\n{word}\n")
-        ws.sync()
+        update_index(ws)
     assert titles(ws, "zebrafish") == ["3D-printed firearms"]
     assert ws.index.search("printed").total == 1
     assert ws.index.doc_count() == 3

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import os
 
 import feedparser
 import pytest
 from site_fixtures import PUBLIC, app, client, edit, site_root, site_ws  # noqa: F401
+from kb.sync import update_index
 
 
 @pytest.fixture
 def later(monkeypatch):
     """Changes made in a test are recorded an hour later than the fixture's, as in real life."""
-    import kb.store
+    from kb import clock
 
-    monkeypatch.setattr(kb.store, "now", lambda: "2099-01-01T00:00:00+00:00")
+    monkeypatch.setattr(clock, "_source", lambda: dt.datetime.fromisoformat("2099-01-01T00:00:00+00:00"))
 
 
 def parse(client, url):  # noqa: F811
@@ -68,12 +71,12 @@ def test_unchanged_feed_is_the_same_bytes_and_a_304(client, site_ws, site_root, 
     first = client.get("/feeds/all.atom")
     assert client.get("/feeds/all.atom", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     os.utime(site_root / "entries" / "printed-guns.md")  # touched, not changed
-    site_ws.sync()
+    update_index(site_ws)
     assert client.get("/feeds/all.atom").data == first.data
     edit(site_root, "printed-guns", "from tubing.", "from tubing.   \n\n")  # trailing space only
-    site_ws.sync()
+    update_index(site_ws)
     assert client.get("/feeds/all.atom").data == first.data
-    site_ws.sync(rebuild=True)  # a rebuilt database keeps the dates of versions it has seen
+    update_index(site_ws, rebuild=True)  # a rebuilt database keeps the dates of versions it has seen
     again = client.get("/feeds/all.atom")
     assert again.data == first.data
     assert again.headers["ETag"] == first.headers["ETag"]
@@ -83,7 +86,7 @@ def test_a_real_change_updates_only_that_note_and_says_what_changed(client, site
     _, before = parse(client, "/feeds/all.atom")
     dates = {s: e.updated for s, e in zip(slugs(before), before.entries)}
     edit(site_root, "printed-guns", "likelihood: 3", "likelihood: 4")
-    site_ws.sync()
+    update_index(site_ws)
     _, after = parse(client, "/feeds/all.atom")
     assert slugs(after)[0] == "printed-guns"  # newest change first
     changed = after.entries[0]
@@ -98,7 +101,7 @@ def test_a_real_change_updates_only_that_note_and_says_what_changed(client, site
 def test_a_note_made_public_shows_as_new_without_its_restricted_past(client, site_ws, site_root):  # noqa: F811
     edit(site_root, "secret-keys", "tlp: green", "tlp: clear")
     edit(site_root, "secret-keys", "likelihood: 4", "likelihood: 3")
-    site_ws.sync()
+    update_index(site_ws)
     _, feed = parse(client, "/feeds/all.atom")
     entry = dict(zip(slugs(feed), feed.entries))["secret-keys"]
     assert "New note" in entry.content[0].value
@@ -108,7 +111,7 @@ def test_a_note_made_public_shows_as_new_without_its_restricted_past(client, sit
 
 def test_a_note_withdrawn_to_draft_leaves_the_feeds(client, site_ws, site_root):  # noqa: F811
     edit(site_root, "printed-guns", "status: published", "status: draft")
-    site_ws.sync()
+    update_index(site_ws)
     for url in ("/feeds/all.atom", "/feeds/all.rss", "/feeds/sectors/policing.atom"):
         response = client.get(url)
         assert b"printed-guns" not in response.data, url

@@ -9,6 +9,7 @@ import pytest
 from site_fixtures import app, client, edit, site_root, site_ws  # noqa: F401
 
 from kb.web import create_app
+from kb.sync import update_index
 
 
 def text(response) -> str:
@@ -99,7 +100,7 @@ def test_search_pagination_and_facet_refinement(tmp_path):
 
     root = make_site(tmp_path / "small", per_page=2)
     ws = Workspace.open(root)
-    ws.sync()
+    update_index(ws)
     ws.close()
     small = create_app(root, {"TESTING": True})
     try:
@@ -179,24 +180,24 @@ def test_etag_and_last_modified_revalidate(client, site_ws, site_root):  # noqa:
         tag = client.get(url).headers["ETag"]
         assert client.get(url, headers={"If-None-Match": tag}).status_code == 304, url
     edit(site_root, "prison-drones", "likelihood: 5", "likelihood: 4")
-    site_ws.sync()
+    update_index(site_ws)
     changed = client.get("/entries/prison-drones", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert "likelihood 4, impact 3" in text(changed)
 
 
 def test_markdown_is_rendered_once_per_version(app, client, site_ws, site_root, monkeypatch):  # noqa: F811
-    import kb.entry
+    import kb.model.entry
 
     calls = []
-    real = kb.entry.render_markdown
-    monkeypatch.setattr(kb.entry, "render_markdown", lambda t: calls.append(t) or real(t))
+    real = kb.model.entry.render_markdown
+    monkeypatch.setattr(kb.model.entry, "render_markdown", lambda t: calls.append(t) or real(t))
     for _ in range(5):
         client.get("/entries/printed-guns")
         client.get("/api/entries/printed-guns")
     assert len(calls) == 1
     edit(site_root, "printed-guns", "steel barrels", "steel tubes")
-    site_ws.sync()
+    update_index(site_ws)
     assert "steel tubes" in text(client.get("/entries/printed-guns"))
     client.get("/entries/printed-guns")
     assert len(calls) == 2
@@ -220,7 +221,7 @@ def test_govuk_assets_are_served_from_the_npm_package(client):  # noqa: F811
 def test_web_layers_below_do_not_import_flask():
     import subprocess
 
-    code = "import kb.catalog, kb.charts, kb.feedout, kb.cli_web, sys; print('flask' in sys.modules)"
+    code = "import kb.site.catalog, kb.site.charts, kb.site.feedout, kb.cli.web, sys; print('flask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -229,8 +230,8 @@ def test_kb_serve_syncs_starts_the_scheduler_and_runs_the_app(kb_root, monkeypat
     from click.testing import CliRunner
     from flask import Flask
 
-    import kb.cli_web
-    from kb.cli import main
+    import kb.cli.web
+    from kb.cli.main import main
 
     ran, started, stopped = [], [], []
 
@@ -239,7 +240,7 @@ def test_kb_serve_syncs_starts_the_scheduler_and_runs_the_app(kb_root, monkeypat
             stopped.append(True)
 
     monkeypatch.setattr(Flask, "run", lambda self, **kw: ran.append(kw))
-    monkeypatch.setattr(kb.cli_web, "start_scheduler", lambda cfg: started.append(cfg) or FakeScheduler())
+    monkeypatch.setattr(kb.cli.web, "start_scheduler", lambda cfg: started.append(cfg) or FakeScheduler())
     result = CliRunner().invoke(main, ["--root", str(kb_root), "serve", "--port", "5099"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "entries: 4 read" in result.output

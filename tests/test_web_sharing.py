@@ -138,7 +138,7 @@ def test_search_for_restricted_words_finds_nothing(client):  # noqa: F811
 
 def test_the_door_check_would_catch_a_leak(app, client, site_root, monkeypatch):  # noqa: F811
     """Guard against a vacuous pass: a staff reader sees restricted notes, and the check notices."""
-    from kb.access import Reader
+    from kb.model.access import Reader
     from kb.web import common
 
     monkeypatch.setattr(common, "current_reader", lambda: Reader("staff"))
@@ -148,7 +148,7 @@ def test_the_door_check_would_catch_a_leak(app, client, site_root, monkeypatch):
 
 
 def test_a_page_cached_for_one_reader_is_not_served_to_another(client, monkeypatch):  # noqa: F811
-    from kb.access import Reader
+    from kb.model.access import Reader
     from kb.web import common
 
     assert client.get("/entries/secret-keys").status_code == 404

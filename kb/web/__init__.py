@@ -23,10 +23,10 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from kb import config as _config
-from kb.catalog import Catalog
+from kb.site.catalog import Catalog
 from kb.config import Config
 from kb.errors import ConfigError
-from kb.web.common import SiteState
+from kb.web.state import SiteState
 from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)

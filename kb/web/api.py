@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
-from kb.catalog import FACET_KINDS, Note
-from kb.entry import entry_to_dict
+from kb.site.catalog import FACET_KINDS, Note
+from kb.model.entry import entry_to_dict
 from kb.errors import QueryError
 from kb.web import common
-from kb.web.common import catalog, cfg, conditional
+from kb.web.common import conditional
+from kb.web.state import catalog, cfg
 from kb.web.search import page_number, refinements
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -22,9 +22,9 @@ from flask_wtf.csrf import CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from kb.access import ANONYMOUS, Reader
+from kb.model.access import ANONYMOUS, Reader
 from kb.accounts import Accounts, RateLimited, User
-from kb.web.common import state
+from kb.web.state import state
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

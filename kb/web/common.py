@@ -1,7 +1,8 @@
 """What every view shares: the reader, the catalogue, and HTTP caching.
 
-`current_reader()` is the one place that decides who is reading. Until sign-in arrives it is
-always `ANONYMOUS`, so the site shows exactly what `kb.access` allows the public.
+`current_reader()` is the one place that decides who is reading (sign-in lives in
+`kb.web.auth`). Rendered pages are kept for anonymous readers only: a signed-in page holds its
+reader's name and CSRF token, so it is never served to anyone else.
 """
 
 from __future__ import annotations
@@ -9,51 +10,34 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, make_response, request
+from flask import Response, make_response, request
 
-from kb.access import ANONYMOUS, Reader, audience
-from kb.catalog import Catalog
-from kb.config import Config
-from kb.workspace import Workspace
+from kb.model.access import ANONYMOUS, Reader, audience
+from flask_wtf.csrf import generate_csrf
 
-
-@dataclass
-class SiteState:
-    """What the app holds open: the knowledge base and its catalogue."""
-
-    cfg: Config
-    workspace: Workspace
-    catalog: Catalog
-    build: str  # changes when templates or assets change, so cached pages are not reused
-
-    def close(self) -> None:
-        self.workspace.close()
-
-
-def state() -> SiteState:
-    return current_app.extensions["kb"]
-
-
-def catalog() -> Catalog:
-    return state().catalog
-
-
-def cfg() -> Config:
-    return state().cfg
+from kb.web.auth import reader, signed_in_user
+from kb.web.state import catalog, state
 
 
 def current_reader() -> Reader:
     """Who is reading this request: every view asks here (sign-in lives in `kb.web.auth`)."""
-    from kb.web.auth import reader
-
     return reader()
 
 
-def _etag(parts: Any) -> str:
-    return hashlib.sha256(repr((state().build, audience(current_reader()), parts)).encode()).hexdigest()[:32]
+def _etag(parts: Any, personal: str) -> str:
+    return hashlib.sha256(repr((state().build, audience(current_reader()), personal, parts)).encode()).hexdigest()[:32]
+
+
+def _personal() -> str:
+    """What a signed-in page shows of its own reader: the account bar and the CSRF token.
+
+    Part of the ETag, so one user's copy never validates for another's."""
+    user = signed_in_user()
+    if user is None:
+        return ""
+    return f"{user.id}:{user.session_epoch}:{generate_csrf()}"
 
 
 def conditional(
@@ -71,7 +55,8 @@ def conditional(
     the rendered body is kept under the ETag until the catalogue next changes (`cache=False`
     for bodies that are not worth keeping), so a page is rendered once per version, not per request.
     """
-    etag = _etag(parts)
+    personal = _personal()
+    etag = _etag(parts, personal)
     stamp = last_modified.replace(microsecond=0) if last_modified else None
     fresh = False
     if request.if_none_match:
@@ -81,7 +66,9 @@ def conditional(
     if fresh and status == 200:
         response = Response(status=304)
     else:
-        body = catalog().memo(("page", etag), render) if cache else render()
+        # Only anonymous pages are kept: they are the same for every anonymous reader. A signed-in
+        # page carries its reader's name and CSRF token, so it is rendered for that request only.
+        body = catalog().memo(("page", etag), render) if cache and not personal else render()
         response = make_response(body, status)
         if mimetype:
             response.content_type = mimetype

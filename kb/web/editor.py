@@ -10,13 +10,14 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from kb import editor
-from kb import taxonomy as tx
-from kb.entry import SLUG_RE
+from kb.files import editor
+from kb.model import taxonomy as tx
+from kb.model.entry import SLUG_RE
 from kb.errors import NotFound
-from kb.sync import entry_files
+from kb.sync import entry_files, update_index
 from kb.web.auth import staff_required
-from kb.web.common import catalog, cfg, state
+from kb.web.actions import audit, reindex
+from kb.web.state import catalog, cfg, state
 
 bp = Blueprint("editor", __name__)
 STATUS_VERBS = {"publish": "Published", "unpublish": "Moved back to draft", "archive": "Archived",
@@ -37,14 +38,10 @@ def _known() -> set[str]:
 
 
 def _audit(action: str, slug: str, summary: str) -> None:
-    from kb.web.staff import audit
-
     audit(action, slug, summary=summary)
 
 
 def _reindex() -> None:
-    from kb.web.staff import reindex
-
     reindex()
 
 
@@ -95,11 +92,11 @@ def change_status(slug: str):  # type: ignore[no-untyped-def]
     if action not in editor.STATUS_ACTIONS:
         abort(400)
     shown = cfg().display(path)
-    with editor.WRITE_LOCK:
+    with editor.write_lock(cfg().entries_dir):
         outcome = editor.set_status(path, editor.STATUS_ACTIONS[action], request.form.get("sha") or None,
                                     _known(), shown)
         if outcome.status == "saved":
-            state().workspace.sync()
+            update_index(state().workspace)
     if outcome.status == "conflict":
         flash("The entry changed since you opened this page, so its status was not changed. Check it, then try again.",
               "error")
@@ -141,10 +138,10 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
         sha = request.form.get("disk_sha", "")
     shown = cfg().display(path)
     try:
-        with editor.WRITE_LOCK:
+        with editor.write_lock(cfg().entries_dir):
             outcome = editor.save(path, values, sha, _known(), shown)
             if outcome.status == "saved":
-                state().workspace.sync()
+                update_index(state().workspace)
     except NotFound:
         abort(404)
     if outcome.status == "conflict":
@@ -178,10 +175,10 @@ def new():  # type: ignore[no-untyped-def]
     if not values.get("title", "").strip():
         problem = editor.FieldProblem("title", "title is required", 2)
         return _render(values, slug=None, sha="", problems=[problem], status=400, new_slug=new_slug)
-    with editor.WRITE_LOCK:
+    with editor.write_lock(cfg().entries_dir):
         outcome = editor.create(cfg().entries_dir, new_slug, values, _known(), cfg().display)
         if outcome.status == "saved":
-            state().workspace.sync()
+            update_index(state().workspace)
     if outcome.status != "saved":
         return _render(values, slug=None, sha="", problems=outcome.problems, status=400, new_slug=new_slug)
     assert outcome.path is not None

@@ -10,10 +10,11 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, request, url_for
 
-from kb import feedout
-from kb.catalog import Note, facet_label
+from kb.site import feedout
+from kb.site.catalog import Note, facet_label
 from kb.web import common
-from kb.web.common import catalog, cfg, conditional
+from kb.web.common import conditional
+from kb.web.state import catalog, cfg
 from kb.web.pages import BROWSE, BROWSE_TITLES, FEED_KINDS, SEGMENT
 
 bp = Blueprint("feeds_out", __name__)

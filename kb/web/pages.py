@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from kb import charts
-from kb import taxonomy as tx
-from kb.catalog import FACET_KINDS, facet_label
+from kb.site import charts
+from kb.model import taxonomy as tx
+from kb.site.catalog import FACET_KINDS, facet_label
 from kb.web import common
-from kb.web.common import catalog, cfg, conditional
+from kb.web.common import conditional
+from kb.web.state import catalog, cfg
 
 bp = Blueprint("pages", __name__)
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from kb.catalog import FACET_KINDS, facet_label
+from kb.site.catalog import FACET_KINDS, facet_label
 from kb.errors import QueryError
 from kb.web import common
-from kb.web.common import catalog, cfg, conditional
+from kb.web.common import conditional
+from kb.web.state import catalog, cfg
 
 bp = Blueprint("search", __name__)
 MAX_PAGE = 500

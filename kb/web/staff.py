@@ -12,35 +12,25 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from kb import desk, editor, feedlist, suggest, triage
-from kb.access import Reader
+from kb.site import dashboard as desk
+from kb.files import editor
+from kb.feeds import listfile as feedlist
+from kb import triage
+from kb.model.access import Reader
 from kb.accounts import Accounts
-from kb.entry import SLUG_RE
+from kb.model.entry import SLUG_RE
 from kb.errors import KbError
-from kb.feedlist import Feed
-from kb.sanitize import clean_html, safe_url
-from kb.web.auth import admin_required, signed_in_user, staff_required
-from kb.web.common import catalog, cfg, state
+from kb.feeds.listfile import Feed
+from kb.model.sanitize import clean_html, safe_url
+from kb.web.auth import admin_required, staff_required
+from kb.web import editor as editor_pages
+from kb.web.actions import actor, audit
+from kb.web.state import catalog, cfg, state
 
 bp = Blueprint("staff", __name__)
+bp.register_blueprint(editor_pages.bp)  # the editor's pages are staff pages: staff.editor.*
 STAFF = Reader(role="staff")
 FEED_ITEMS_SHOWN = 30
-
-
-def actor() -> str:
-    user = signed_in_user()
-    return user.email if user else "unknown"
-
-
-def audit(action: str, target: str, **detail: Any) -> None:
-    Accounts(state().workspace.store).log(actor(), action, target, detail)
-
-
-def reindex() -> None:
-    """Bring the database and search index up to date at once, then let the catalogue notice."""
-    with editor.WRITE_LOCK:
-        state().workspace.sync()
-    catalog().refresh()
 
 
 def _back(anchor: str = "") -> Any:
@@ -66,8 +56,8 @@ def dashboard():  # type: ignore[no-untyped-def]
 @staff_required
 def accept(sid: int):  # type: ignore[no-untyped-def]
     try:
-        with editor.WRITE_LOCK:
-            result = suggest.accept(state().workspace, sid, by=actor())
+        with editor.write_lock(cfg().entries_dir):
+            result = triage.accept(state().workspace, sid, by=actor())
     except KbError as exc:
         flash(f"Suggestion {sid} was not accepted: {exc}", "error")
         return _back("#triage")
@@ -82,7 +72,7 @@ def accept(sid: int):  # type: ignore[no-untyped-def]
 def dismiss(sid: int):  # type: ignore[no-untyped-def]
     reason = " ".join((request.form.get("reason") or "").split())[:500]
     try:
-        suggest.dismiss(state().workspace, sid, by=actor(), note=reason or None)
+        triage.dismiss(state().workspace, sid, by=actor(), note=reason or None)
     except KbError as exc:
         flash(f"Suggestion {sid} was not dismissed: {exc}", "error")
         return _back("#triage")
@@ -207,7 +197,3 @@ def audit_log():  # type: ignore[no-untyped-def]
     rows = Accounts(state().workspace.store).audit(limit=500)
     return render_template("staff/audit.html", rows=desk.audit_rows(rows))
 
-
-from kb.web.editor import bp as _editor_bp
-
-bp.register_blueprint(_editor_bp)

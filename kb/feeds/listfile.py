@@ -1,0 +1,461 @@
+"""The feed list, `feeds/feeds.yaml`: read and validate it, change it without losing its comments,
+and move it to and from OPML (how feed lists travel between readers).
+
+Edits are textual: adding a feed appends its lines after the last feed, removing one deletes
+its lines, and a permanent redirect or a 410 rewrites one value in place. Every edit is parsed
+and checked again before the file is replaced (atomically), so a mistake never reaches disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.files.atomic import write_atomic
+from kb.model.entry import SLUG_RE, slugify
+from kb.errors import KbError, Problem
+from kb.model.sanitize import safe_url
+
+try:  # libyaml is faster; PyYAML's wheels ship it
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+FIELDS = ("url", "title", "tags", "interval", "enabled", "technology")
+REQUIRED = ("url", "title", "tags", "interval", "enabled")
+MAX_OPML_BYTES = 10 * 1024 * 1024
+HEADER = """\
+# Feeds polled by `kb poll` and the scheduler. One item per feed; see feeds/README.md.
+# url: the feed's address (http/https); title: a display name; tags: slugs;
+# interval: minutes between polls; enabled: true/false;
+# technology: optional slug of the entry this feed is mostly about.
+"""
+
+
+class FeedListError(KbError):
+    """The feed list cannot be read, or an edit to it would break it."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    url: str
+    title: str
+    tags: tuple[str, ...] = ()
+    interval: int = 60  # minutes
+    enabled: bool = True
+    technology: str | None = None
+    line: int = field(default=0, compare=False)  # where the feed starts in feeds.yaml (1-based)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": self.url, "title": self.title, "tags": list(self.tags),
+                               "interval": self.interval, "enabled": self.enabled}
+        if self.technology:
+            out["technology"] = self.technology
+        return out
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    node: yaml.MappingNode | None
+    start: int  # 0-based line of the item's "- "
+    dash_col: int
+    values: dict[str, yaml.Node]
+
+
+@dataclass
+class _Parsed:
+    text: str
+    root: yaml.Node | None
+    feeds_key: yaml.Node | None
+    feeds_value: yaml.Node | None
+    items: list[_Item]
+    data: Any
+
+
+def _parse(text: str, shown: str) -> _Parsed:
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise FeedListError(f"{shown}:{line}: YAML syntax error: {exc.problem or exc.context}; "
+                            "check the indentation and quote titles that contain ': ' or ' #'") from exc
+    except yaml.YAMLError as exc:
+        raise FeedListError(f"{shown}: YAML error: {exc}") from exc
+    finally:
+        loader.dispose()
+    feeds_key = feeds_value = None
+    items: list[_Item] = []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "feeds":
+                feeds_key, feeds_value = key, value
+        if isinstance(feeds_value, yaml.SequenceNode):
+            lines = text.splitlines()
+            for node in feeds_value.value:
+                line = node.start_mark.line
+                dash = lines[line].rfind("-", 0, node.start_mark.column) if line < len(lines) else -1
+                values = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+                items.append(_Item(node if isinstance(node, yaml.MappingNode) else None, line,
+                                   max(dash, 0), values))
+    elif root is not None and not (isinstance(root, yaml.ScalarNode) and root.value in ("", "~", "null")):
+        raise FeedListError(f"{shown}:1: the feed list must be a mapping with a 'feeds:' list; see feeds/README.md")
+    return _Parsed(text, root, feeds_key, feeds_value, items, data)
+
+
+def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tuple[Feed | None, list[Problem]]:
+    path = Path(shown)
+    start = item.start + 1
+
+    def at(key: str) -> int:
+        node = item.values.get(key)
+        return node.start_mark.line + 1 if node is not None else start
+
+    if not isinstance(raw, dict):
+        return None, [Problem(path, start, "each feed must be a mapping of 'field: value' lines (url, title, tags, interval, enabled)")]
+    problems: list[Problem] = []
+
+    def error(key: str, message: str) -> None:
+        problems.append(Problem(path, at(key), message))
+
+    for key in REQUIRED:
+        if key not in raw or raw[key] is None:
+            error(key, f"{key} is required")
+    for key in raw:
+        if key not in FIELDS:
+            problems.append(Problem(path, at(str(key)), f"unknown feed field {key!r} is ignored (known: {', '.join(FIELDS)})", "warning"))
+    url = raw.get("url")
+    if url is not None:
+        if not isinstance(url, str) or not safe_url(url):
+            error("url", f"url must be a full http:// or https:// address, got {url!r}")
+        elif url.strip() in seen:
+            error("url", f"{url} is listed twice (first on line {seen[url.strip()]}); keep one")
+        else:
+            seen[url.strip()] = start
+    title = raw.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        error("title", f"title must be text, got {title!r}")
+    tags = raw.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list):
+            error("tags", "tags must be a list of slugs, e.g. tags: [drones, news]")
+        else:
+            for tag in tags:
+                if not isinstance(tag, str) or not SLUG_RE.match(tag):
+                    error("tags", f"tags must be lower-case slugs like 'law-enforcement'; got {tag!r}")
+    interval = raw.get("interval")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
+        error("interval", f"interval must be a whole number of minutes (1 or more), got {interval!r}")
+    enabled = raw.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        error("enabled", f"enabled must be true or false, got {enabled!r}")
+    tech = raw.get("technology")
+    if tech is not None and (not isinstance(tech, str) or not SLUG_RE.match(tech)):
+        error("technology", f"technology must be an entry slug like 'consumer-drones', got {tech!r}")
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Feed(url=url.strip(), title=title.strip(), tags=tuple(tags), interval=interval, enabled=enabled,
+                technology=tech, line=start), problems
+
+
+def parse_text(text: str, shown: str = "feeds/feeds.yaml") -> tuple[list[Feed], list[Problem]]:
+    """Every valid feed in `text`, and every problem (a bad feed is left out, the rest kept)."""
+    parsed = _parse(text, shown)
+    problems: list[Problem] = []
+    feeds: list[Feed] = []
+    data = parsed.data
+    if data is None:
+        return [], []
+    if isinstance(data, dict):
+        for key in data:
+            if key != "feeds":
+                problems.append(Problem(Path(shown), 1, f"unknown top-level field {key!r} is ignored", "warning"))
+    raw_feeds = data.get("feeds") if isinstance(data, dict) else None
+    if raw_feeds is None:
+        return [], problems
+    if not isinstance(raw_feeds, list):
+        line = parsed.feeds_key.start_mark.line + 1 if parsed.feeds_key else 1
+        return [], problems + [Problem(Path(shown), line, "feeds must be a list of feeds, each starting with '- url:'")]
+    seen: dict[str, int] = {}
+    for raw, item in zip(raw_feeds, parsed.items, strict=False):
+        feed, found = _check_item(raw, item, shown, seen)
+        problems.extend(found)
+        if feed:
+            feeds.append(feed)
+    return feeds, problems
+
+
+def load(path: Path, shown: str | None = None) -> tuple[list[Feed], list[Problem]]:
+    """Read `feeds.yaml` (a missing file is an empty list)."""
+    if not path.exists():
+        return [], []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FeedListError(f"{shown or path}: not UTF-8 text; save it as UTF-8") from exc
+    return parse_text(text, shown or str(path))
+
+
+def find(feeds: list[Feed], url: str) -> Feed | None:
+    return next((f for f in feeds if f.url == url.strip()), None)
+
+
+# -- editing ---------------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    """`value` as a YAML scalar: plain when that reads back the same, else double-quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if text and text == text.strip() and "\n" not in text and text[0] not in "'\"!&*|>%@`{[,?-#":
+        try:
+            if yaml.safe_load(f"k: {text}") == {"k": text}:
+                return text
+        except yaml.YAMLError:
+            pass
+    return json.dumps(text, ensure_ascii=False)
+
+
+def render(feed: Feed, dash_col: int = 2) -> list[str]:
+    pad = " " * dash_col
+    lines = [f"{pad}- url: {_scalar(feed.url)}", f"{pad}  title: {_scalar(feed.title)}",
+             f"{pad}  tags: [{', '.join(feed.tags)}]", f"{pad}  interval: {feed.interval}",
+             f"{pad}  enabled: {_scalar(feed.enabled)}"]
+    if feed.technology:
+        lines.append(f"{pad}  technology: {feed.technology}")
+    return lines
+
+
+def _item_end(lines: list[str], item: _Item) -> int:
+    """The index of the first line after `item` (its deeper-indented lines belong to it)."""
+    end = item.start + 1
+    j = end
+    while j < len(lines):
+        line = lines[j]
+        if not line.strip():
+            j += 1
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent <= item.dash_col:
+            break
+        j += 1
+        end = j
+    return end
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _edit(path: Path, shown: str, change: Any) -> list[Feed]:
+    """Read the file, apply `change(text, parsed) -> new_text`, check the result, write atomically."""
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER + "feeds:\n"
+    new_text = change(text, _parse(text, shown))
+    feeds, problems = parse_text(new_text, shown)
+    before, before_problems = parse_text(text, shown) if path.exists() else ([], [])
+    old_errors = {p.message for p in before_problems if p.severity == "error"}
+    new_errors = [p for p in problems if p.severity == "error" and p.message not in old_errors]
+    if new_errors:
+        raise FeedListError("the change would break the feed list, so it was not made: " + "; ".join(map(str, new_errors)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, new_text)
+    return feeds
+
+
+def add_feeds(path: Path, new: list[Feed], shown: str = "feeds/feeds.yaml") -> list[Feed]:
+    """Append feeds after the last one. Refuses a URL that is already listed."""
+    existing, _ = load(path, shown) if path.exists() else ([], [])
+    known = {f.url for f in existing}
+    for feed in new:
+        if feed.url in known:
+            raise FeedListError(f"{feed.url} is already in {shown}; remove it first or edit the file")
+        known.add(feed.url)
+
+    def change(text: str, parsed: _Parsed) -> str:
+        nl = _newline(text)
+        lines = text.splitlines()
+        if parsed.items:
+            last = parsed.items[-1]
+            dash = parsed.items[0].dash_col
+            at = _item_end(lines, last)
+            block = [line for f in new for line in render(f, dash)]
+            return nl.join(lines[:at] + block + lines[at:]) + nl
+        block = [line for f in new for line in render(f, 2)]
+        value = parsed.feeds_value
+        if parsed.feeds_key is not None:
+            line_no = parsed.feeds_key.start_mark.line
+            if value is not None and not (isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null")) \
+                    and not (isinstance(value, yaml.SequenceNode) and not value.value):
+                raise FeedListError(f"{shown}:{line_no + 1}: feeds must be a list; fix it by hand first")
+            line = lines[line_no]
+            comment = ""
+            if "#" in line:
+                head, _, tail = line.partition(" #")
+                comment = f"  #{tail}" if tail else ""
+            lines[line_no] = "feeds:" + comment
+            return nl.join(lines[: line_no + 1] + block + lines[line_no + 1 :]) + nl
+        if parsed.root is not None and not isinstance(parsed.root, yaml.ScalarNode):
+            lines.append("feeds:")
+            return nl.join(lines + block) + nl
+        return nl.join([*(lines or HEADER.splitlines()), "feeds:", *block]) + nl
+
+    return _edit(path, shown, change)
+
+
+def remove_feed(path: Path, url: str, shown: str = "feeds/feeds.yaml") -> Feed:
+    """Delete a feed's lines (and a comment right above it that is not a section heading)."""
+    feeds, _ = load(path, shown)
+    target = find(feeds, url)
+    if target is None:
+        raise FeedListError(f"no feed {url!r} in {shown}; see kb feeds list")
+
+    def change(text: str, parsed: _Parsed) -> str:
+        nl = _newline(text)
+        lines = text.splitlines()
+        item = _item_for(parsed, url)
+        start, end = item.start, _item_end(lines, item)
+        while start > 0:
+            above = lines[start - 1]
+            stripped = above.strip()
+            indent = len(above) - len(above.lstrip())
+            if stripped.startswith("#") and indent == item.dash_col and "---" not in stripped:
+                start -= 1
+            else:
+                break
+        return nl.join(lines[:start] + lines[end:]) + nl
+
+    _edit(path, shown, change)
+    return target
+
+
+def _item_for(parsed: _Parsed, url: str) -> _Item:
+    for item in parsed.items:
+        node = item.values.get("url")
+        if isinstance(node, yaml.ScalarNode) and node.value.strip() == url.strip():
+            return item
+    raise FeedListError(f"no feed {url!r} in the feed list")
+
+
+def update_feed(path: Path, url: str, *, new_url: str | None = None, enabled: bool | None = None,
+                note: str | None = None, shown: str = "feeds/feeds.yaml") -> None:
+    """Change one feed's url or enabled flag in place, keeping every other byte; `note` becomes a
+    comment on the changed line."""
+
+    def change(text: str, parsed: _Parsed) -> str:
+        item = _item_for(parsed, url)
+        edits: list[tuple[int, int, str]] = []  # (start index, end index, replacement)
+        lines = text.splitlines(keepends=True)
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line))
+        comment = f"  # {note}" if note else ""
+        inserts: list[str] = []
+        for key, value in (("url", new_url), ("enabled", enabled)):
+            if value is None:
+                continue
+            node = item.values.get(key)
+            if isinstance(node, yaml.ScalarNode):
+                line_end = offsets[node.end_mark.line] + len(lines[node.end_mark.line].rstrip("\r\n"))
+                rest = text[node.end_mark.index : line_end]
+                edits.append((node.start_mark.index, node.end_mark.index, _scalar(value)))
+                if comment and (not rest.strip() or rest.lstrip().startswith("#")):
+                    edits.append((node.end_mark.index, line_end, comment))  # replaces an older note
+            else:
+                inserts.append(f"{' ' * (item.dash_col + 2)}{key}: {_scalar(value)}{comment}")
+        new = text
+        for start, end, replacement in sorted(edits, reverse=True):
+            new = new[:start] + replacement + new[end:]
+        if inserts:
+            nl = _newline(new)
+            new_lines = new.splitlines()
+            end = _item_end(new_lines, _item_for(_parse(new, shown), new_url or url))
+            new = nl.join(new_lines[:end] + inserts + new_lines[end:]) + nl
+        return new
+
+    feeds = _edit(path, shown, change)
+    wanted = new_url or url
+    if find(feeds, wanted) is None:  # pragma: no cover - _edit's checks make this unreachable
+        raise FeedListError(f"could not update {url} in {shown}")
+
+
+# -- OPML ------------------------------------------------------------------------------------
+
+
+def to_opml(feeds: list[Feed], title: str = "Horizon KB feeds", now: dt.datetime | None = None) -> str:
+    """OPML 2.0: one `<outline type="rss">` per feed, tags as `category="a,b"`."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    ET.SubElement(head, "dateCreated").text = stamp
+    body = ET.SubElement(root, "body")
+    for feed in feeds:
+        attrs = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.url}
+        if feed.tags:
+            attrs["category"] = ",".join(feed.tags)
+        ET.SubElement(body, "outline", attrs)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def from_opml(data: bytes, default_interval: int, shown: str = "the OPML file") -> tuple[list[Feed], list[str]]:
+    """Feeds in an OPML document (folders become tags), and a note for each outline skipped.
+
+    Parsed with defusedxml: a document with a DTD or entity declarations is refused.
+    """
+    import defusedxml.ElementTree as DET
+    from defusedxml import DefusedXmlException
+
+    if len(data) > MAX_OPML_BYTES:
+        raise FeedListError(f"{shown} is larger than {MAX_OPML_BYTES // (1024 * 1024)} MiB; is it really an OPML file?")
+    try:
+        root = DET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise FeedListError(f"{shown} declares a DTD or entities ({type(exc).__name__}); refused. Export it again without them") from exc
+    except ET.ParseError as exc:
+        raise FeedListError(f"{shown} is not well-formed XML: {exc}") from exc
+    if root.tag != "opml" or root.find("body") is None:
+        raise FeedListError(f"{shown} is not OPML (expected <opml> with a <body>)")
+    feeds: list[Feed] = []
+    skipped: list[str] = []
+    seen: set[str] = set()
+
+    def walk(element: ET.Element, folders: list[str]) -> None:
+        for outline in element.findall("outline"):
+            url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+            name = (outline.get("title") or outline.get("text") or "").strip()
+            if not url:
+                walk(outline, folders + ([name] if name else []))
+                continue
+            if not safe_url(url):
+                skipped.append(f"{url!r}: not an http(s) address")
+                continue
+            if url in seen:
+                skipped.append(f"{url}: listed twice in the file")
+                continue
+            seen.add(url)
+            tags: list[str] = []
+            for raw in [*folders, *re.split(r"[,/]", outline.get("category") or "")]:
+                tag = slugify(raw) if raw.strip() else ""
+                if tag and tag != "entry" and tag not in tags:
+                    tags.append(tag)
+            title = " ".join(name.split())[:200] or url
+            feeds.append(Feed(url=url, title=title, tags=tuple(tags), interval=default_interval, enabled=True))
+
+    walk(root.find("body"), [])  # type: ignore[arg-type]
+    return feeds, skipped

@@ -1,0 +1,1 @@
+"""The search index: the only package that imports Whoosh. A rebuildable cache of the files."""

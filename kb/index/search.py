@@ -1,0 +1,468 @@
+"""The full-text index (Whoosh). With `kb.ranking` (its fast scorer), the only module that imports `whoosh`.
+
+The index is a cache: it can be deleted and rebuilt from the entries and the database.
+Documents are entries (`kind=entry`) and, from the feeds side, feed items (`kind=item`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh import highlight, index
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
+from whoosh.query import And, NullQuery, Or, Query, Term
+from whoosh.searching import Searcher
+from whoosh.writing import IndexWriter
+
+from kb.model.entry import Entry
+from kb.errors import QueryError
+from kb.index.ranking import Ranker, Unsupported
+
+_STEM = StemmingAnalyzer()
+SCHEMA = Schema(
+    id=ID(stored=True, unique=True),  # "entry:<slug>" or "item:<n>"
+    kind=ID(stored=True),
+    slug=ID(stored=True),
+    title=TEXT(analyzer=_STEM, stored=True, field_boost=3.0),
+    keywords=TEXT(analyzer=_STEM, field_boost=2.0),
+    summary=TEXT(analyzer=_STEM, stored=True),
+    body=TEXT(analyzer=_STEM),
+    risks=TEXT(analyzer=_STEM),
+    measures=TEXT(analyzer=_STEM),
+    tag=KEYWORD(commas=True, lowercase=True, scorable=True),
+    sector=KEYWORD(commas=True, lowercase=True, scorable=True),
+    driver=KEYWORD(commas=True, lowercase=True),
+    horizon=ID(stored=True),
+    category=ID(stored=True),
+    status=ID(stored=True),
+    tlp=ID(stored=True),
+    share_with=KEYWORD(commas=True, lowercase=True),
+    score=NUMERIC(stored=True),
+    published=DATETIME(stored=True),
+    feed=ID(stored=True),  # feed items: the feed's id
+    link=STORED,  # feed items: the item's link
+    extra=STORED,
+)
+TEXT_FIELDS = ["title", "keywords", "summary", "body", "risks", "measures", "tag", "sector"]
+FACETS = ("sector", "tag", "driver", "horizon")
+ALIASES = {"tag": ["tags"], "sector": ["sectors"], "driver": ["drivers"], "title": ["name"]}
+SEARCHABLE = sorted(set(SCHEMA.names()) - {"id", "extra", "published", "link"})
+_HIGHLIGHT_FROM = {"title", "keywords", "summary", "body", "risks", "measures"}  # stemmed fields
+_FIELD_RE = re.compile(r"(?<![\w\"'])([A-Za-z_]+):")
+
+# An audience is a list of alternatives; each maps a field to the values it may take.
+# [{"status": ["published"], "tlp": ["clear"]}] is what an anonymous reader may see.
+Audience = list[dict[str, list[str]]]
+
+
+@dataclass
+class Hit:
+    id: str
+    kind: str
+    slug: str
+    title: str
+    score: float
+    summary: str = ""
+    snippet: str = ""  # HTML: the matched terms in <mark>, everything else escaped
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    query: str
+    total: int
+    page: int
+    per_page: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def entry_document(entry: Entry) -> dict[str, Any]:
+    return {
+        "id": f"entry:{entry.slug}",
+        "kind": "entry",
+        "slug": entry.slug,
+        "title": entry.title,
+        "keywords": " ".join(entry.keywords),
+        "summary": entry.summary,
+        "body": entry.body,
+        "risks": "\n".join(f"{r.title}. {r.description} {' '.join(r.crime_types)}".replace("-", " ") for r in entry.risks),
+        "measures": "\n".join(m.measure for _, m in entry.measures),
+        "tag": ",".join(entry.tags),
+        "sector": ",".join(entry.sectors),
+        "driver": ",".join(entry.all_drivers),
+        "horizon": entry.horizon,
+        "category": entry.category,
+        "status": entry.status,
+        "tlp": entry.tlp,
+        "share_with": ",".join(entry.share_with),
+        "score": entry.score,
+    }
+
+
+class _Marker(highlight.Formatter):
+    """Matched terms in <mark>; the rest HTML-escaped, so snippets are safe to show."""
+
+    between = " … "
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return f"<mark>{highlight.htmlescape(highlight.get_text(text, token, replace))}</mark>"
+
+    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
+        output, index_ = [], fragment.startchar
+        text = fragment.text
+        for t in fragment.matches:
+            if t.startchar > index_:
+                output.append(highlight.htmlescape(text[index_ : t.startchar]))
+            output.append(self.format_token(text, t, replace))
+            index_ = t.endchar
+        output.append(highlight.htmlescape(text[index_ : fragment.endchar]))
+        return "".join(output)
+
+
+class Index:
+    """The Whoosh index in one folder."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if index.exists_in(str(path)):
+            self.ix = index.open_dir(str(path))
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            self.ix = index.create_in(str(path), SCHEMA)
+        self._parser = MultifieldParser(TEXT_FIELDS, SCHEMA, fieldboosts={"title": 3.0, "keywords": 2.0})
+        self._parser.add_plugin(FieldAliasPlugin(ALIASES))
+        self._lock = threading.RLock()
+        self._parsed: dict[str, Query] = {}  # query text -> parsed query (the schema never changes)
+        self._searcher: Searcher | None = None
+        self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
+        self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
+        self._facet_values: dict[str, dict[int, list[str]]] = {}  # facet -> docnum -> values, for self._searcher
+
+    @classmethod
+    def recreate(cls, path: Path) -> Index:
+        if path.exists():
+            shutil.rmtree(path)
+        return cls(path)
+
+    def close(self) -> None:
+        """Close the open searcher (the index stays usable; the next search opens a new one)."""
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+                self._allowed.clear()
+                self._ranker = None
+                self._facet_values.clear()
+
+    def clear_cache(self) -> None:
+        """Forget the postings read by earlier searches (for benchmarks of first-time searches)."""
+        with self._lock:
+            self._ranker = None
+
+    def doc_count(self) -> int:
+        with self._reading() as searcher:  # opening a reader just to count costs as much as a search
+            return searcher.doc_count()
+
+    def count(self, kind: str) -> int:
+        """How many documents of one kind (`entry`, `item`) the index holds."""
+        with self._reading() as searcher:
+            return len(self._allowed_docs(searcher, Term("kind", kind)))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self, bulk: bool = False, procs: int = 1) -> Iterator[_Writer]:
+        """One writer at a time (Whoosh's rule); waits up to 30 s for another to finish.
+
+        `bulk` gives Whoosh room to sort postings in memory: with less, it spills sorted runs to
+        disk and merges them back one posting at a time, which more than doubled the time of a
+        full index at 10,000 entries. `procs` > 1 indexes in that many processes, each writing
+        its own segment (kept as they are: merging them costs as much again); only for a first
+        index from a command, as it forks.
+        """
+        options: dict[str, Any] = dict(timeout=30.0, delay=0.1, limitmb=512 if bulk else 64)
+        if procs > 1:
+            options.update(procs=procs, multisegment=True)
+        w = self.ix.writer(**options)
+        try:
+            yield _Writer(w)
+        except BaseException:
+            w.cancel()
+            raise
+        else:
+            w.commit()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[Searcher]:
+        """The open searcher, replaced when a commit (from any process) has changed the index.
+
+        Opening a searcher reads every segment's term index, about 30 ms at 10,000 entries, so
+        one is kept between searches. Searches take turns on it (Whoosh searchers keep state,
+        and Python runs one search at a time anyway). Whoosh's own `Searcher.refresh()` is not
+        used: in whoosh-reloaded 2.7.5 it keeps merged-away segments, so deleted documents
+        come back.
+        """
+        with self._lock:
+            if self._searcher is not None and not self._searcher.up_to_date():
+                self.close()
+            if self._searcher is None:
+                self._searcher = self.ix.searcher()
+            yield self._searcher
+
+    def _allowed_docs(self, searcher: Searcher, flt: Query) -> set[int]:
+        """The document numbers `flt` allows, kept until the index changes: the kind and audience
+        filters are the same on almost every search, and matching them costs as much as the query."""
+        docs = self._allowed.get(flt)
+        if docs is None:
+            if len(self._allowed) >= 64:
+                self._allowed.clear()
+            docs = self._allowed[flt] = set(searcher.docs_for_query(flt))
+        return docs
+
+    def parse(self, text: str, *, fields: list[str] | None = None) -> Query:
+        text = text.strip()
+        if not text:
+            raise QueryError("type something to search for")
+        if text.count('"') % 2:
+            raise QueryError(f'unbalanced quotes in {text!r}: close the phrase with another "')
+        depth = 0
+        for ch in text:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth < 0:
+                break
+        if depth:
+            raise QueryError(f"unbalanced brackets in {text!r}: every ( needs a )")
+        known = set(SEARCHABLE) | {a for names in ALIASES.values() for a in names}
+        for name in _FIELD_RE.findall(text):
+            if name not in known and not name.lower().startswith(("http", "https")):
+                raise QueryError(f"unknown field {name!r}; search one of: {', '.join(SEARCHABLE)}")
+        if not fields and text in self._parsed:  # parsing costs ~2 ms; pages parse each query twice
+            return self._parsed[text]
+        parser = self._parser if not fields else MultifieldParser(fields, SCHEMA, group=OrGroup)
+        try:
+            query = parser.parse(text)
+        except Exception as exc:  # Whoosh raises assorted types for odd input
+            raise QueryError(f"could not understand the query {text!r}: {exc}") from exc
+        if query is NullQuery or isinstance(query, type(NullQuery)):
+            raise QueryError(f"nothing to search for in {text!r}: very common words are ignored; add a more specific term")
+        if not fields:
+            if len(self._parsed) >= 512:
+                self._parsed.clear()
+            self._parsed[text] = query
+        return query
+
+    def search(
+        self,
+        text: str,
+        *,
+        audience: Audience | None = None,
+        kinds: Iterable[str] = ("entry",),
+        page: int = 1,
+        per_page: int = 10,
+        facets: Iterable[str] = (),
+        refine: dict[str, str] | None = None,
+        snippet_text: Callable[[Hit], str] | None = None,
+    ) -> Results:
+        """Search. `audience` limits what may be seen (None: everything); `refine` narrows by facet."""
+        query = self.parse(text)
+        restrict = [Or([Term("kind", k) for k in kinds])]
+        if audience is not None:
+            restrict.append(_audience_query(audience))
+        for name, value in (refine or {}).items():
+            restrict.append(Term(name, value.lower() if name in ("tag", "sector", "driver") else value))
+        flt = And(restrict)
+        facets = tuple(facets)
+        page = max(1, page)
+        with self._reading() as searcher:
+            allowed = self._allowed_docs(searcher, flt)
+            if not allowed:  # nothing may be seen (and Whoosh reads an empty filter set as no filter)
+                return Results(query=text, total=0, page=page, per_page=per_page, hits=[],
+                               facets={name: {} for name in facets})
+            ranker = self._ranker_for(searcher)
+            scores = ranker.scores(query) if ranker else None
+            if scores is not None:
+                matched = [d for d in scores if d in allowed] if len(scores) <= len(allowed) else [
+                    d for d in allowed if d in scores]
+                # best first; equal scores in index order, as Whoosh does
+                top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
+                ranked = [(d, scores[d]) for d in top[(page - 1) * per_page :]]
+                terms = ranker.terms
+            else:  # a query shape only Whoosh itself runs
+                matched = [d for d in searcher.docs_for_query(query) if d in allowed]
+                results = searcher.search(query, limit=page * per_page, filter=allowed)
+                ranked = [(r.docnum, r.score) for r in results[(page - 1) * per_page :]]
+                terms = {(name, t.decode("utf-8", "replace") if isinstance(t, bytes) else t)
+                         for name, t in query.existing_terms(searcher.reader(), expand=True)}
+            words = frozenset(t for name, t in terms if name in _HIGHLIGHT_FROM)
+            hits = []
+            for docnum, score in ranked:
+                stored = searcher.stored_fields(docnum)
+                hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
+                          title=stored.get("title", ""), score=score, summary=stored.get("summary", ""),
+                          fields=stored)
+                hit.snippet = _snippet(hit, words, snippet_text)
+                hits.append(hit)
+            counts = {name: self._count_values(searcher, name, matched) for name in facets}
+        return Results(query=text, total=len(matched), page=page, per_page=per_page, hits=hits, facets=counts)
+
+    def _ranker_for(self, searcher: Searcher) -> Ranker | None:
+        if self._ranker is None or self._ranker.searcher is not searcher:
+            try:
+                self._ranker = Ranker(searcher)
+            except Unsupported:
+                return None
+        return self._ranker
+
+    def _count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
+        """How many of `docnums` have each value of facet `name`, most first."""
+        values = self._facet_values.get(name)
+        if values is None:  # docnum -> the field's values, read once per searcher from the postings
+            values = self._facet_values[name] = {}
+            reader = searcher.reader()
+            for term in reader.lexicon(name):
+                value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+                for docnum in reader.postings(name, term).all_ids():
+                    values.setdefault(docnum, []).append(value)
+        counts: dict[str, int] = {}
+        for docnum in docnums:
+            for value in values.get(docnum, ()):
+                counts[value] = counts.get(value, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def facet_counts(self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)) -> dict[str, dict[str, int]]:
+        """Counts of every value of each facet among the documents the audience may see."""
+        restrict: list[Query] = [Or([Term("kind", k) for k in kinds])]
+        if audience is not None:
+            restrict.append(_audience_query(audience))
+        with self._reading() as searcher:
+            docs = self._allowed_docs(searcher, And(restrict))
+            return {n: self._count_values(searcher, n, docs) for n in names}
+
+    # -- similarity (feed items against entries) --------------------------------------------
+
+    def similarity(self, source_id: str, text: str, candidates: Iterable[str], numterms: int = 15,
+                   exclude: Iterable[str] = ()) -> Similarity:
+        """How close each candidate document is to the text of `source_id` (an entry).
+
+        The source's key terms are picked from `text` with Whoosh's Bo1 expansion model (terms
+        that are frequent in the text and rare in the index); the candidates are scored on those
+        terms with the index's BM25F, and each score is given as a share of the score the source
+        document itself gets (capped at 1), so 0.35 reads as "35 % as close as the entry is to
+        itself". Terms whose word is in `exclude` (stop words) are not used.
+        """
+        wanted = list(dict.fromkeys(candidates))
+        with self.ix.searcher() as searcher:
+            words = _surface_words(text)
+            skip = set(exclude)
+            stems = [(t, w) for t, w in searcher.key_terms_from_text("body", text, numterms=numterms * 2)
+                     if words.get(t, t) not in skip and t not in skip][:numterms]
+            if not stems or not wanted:
+                return Similarity([], {})
+            query = Or([Term(name, term, boost=weight) for term, weight in stems for name in ("title", "body")])
+            own = searcher.search(query, filter=Term("id", source_id), limit=1)
+            base = own[0].score if len(own) else 0.0
+            scores: dict[str, tuple[float, list[str]]] = {}
+            docnums = {n for c in wanted if (n := searcher.document_number(id=c)) is not None}
+            if not docnums:
+                return Similarity([words.get(t, t) for t, _ in stems], {})
+            for hit in searcher.search(query, filter=docnums, limit=None, terms=True):
+                share = min(1.0, hit.score / base) if base > 0 else 0.0
+                matched = sorted({t.decode() if isinstance(t, bytes) else t for _, t in hit.matched_terms()})
+                scores[hit["id"]] = (round(share, 3), [words.get(t, t) for t in matched])
+        return Similarity([words.get(t, t) for t, _ in stems], scores)
+
+class _Writer:
+    def __init__(self, w: IndexWriter):
+        self._w = w
+
+    def put_entry(self, entry: Entry) -> None:
+        self._w.update_document(**entry_document(entry))
+
+    def put(self, **document: Any) -> None:
+        self._w.update_document(**document)
+
+    def add(self, **document: Any) -> None:
+        """Add without looking for an older copy: for a fresh index (much faster)."""
+        self._w.add_document(**document)
+
+    def delete(self, doc_id: str) -> None:
+        self._w.delete_by_term("id", doc_id)
+
+
+@dataclass
+class Similarity:
+    terms: list[str]  # the source's key terms, as words from its text
+    scores: dict[str, tuple[float, list[str]]]  # document id -> (share of the source's own score, key terms it has)
+
+
+def _surface_words(text: str) -> dict[str, str]:
+    """Stemmed term -> the first word in `text` that stems to it (for messages people read)."""
+    out: dict[str, str] = {}
+    for token in _STEM(text, chars=True, keeporiginal=True):
+        out.setdefault(token.text, token.original.lower())
+    return out
+
+
+def _audience_query(audience: Audience) -> Query:
+    alternatives = []
+    for rule in audience:
+        parts = [Or([Term(name, v) for v in values]) for name, values in rule.items()]
+        alternatives.append(And(parts) if parts else Or([]))
+    return Or(alternatives) if alternatives else NullQuery
+
+
+def _snippet(hit: Hit, words: frozenset[str], body_of: Callable[[Hit], str] | None) -> str:
+    """The best two fragments of the summary, else of the body, else the summary's start."""
+    if words:
+        fragment = _highlight(hit.summary, words)
+        if fragment:
+            return fragment
+        body = body_of(hit) if body_of else ""
+        if body:
+            fragment = _highlight(_around_first(body, words), words)
+            if fragment:
+                return fragment
+    return highlight.htmlescape(hit.summary[:240])
+
+
+def _highlight(text: str, words: frozenset[str]) -> str:
+    if not text:
+        return ""
+    return highlight.highlight(text, words, _STEM, highlight.ContextFragmenter(maxchars=200, surround=60),
+                               _Marker(), top=2)
+
+
+def _around_first(body: str, words: frozenset[str], size: int = 600) -> str:
+    """The stretch of `body` from just before the first word that may stem to one of `words`.
+
+    Analysing a whole body costs ~2 ms; a stemmed word is, but for a final e or i (`relai`
+    from relay), the start of the words it came from, so a regex finds where to look.
+    """
+    starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
+    if not starts:
+        return ""
+    found = re.search(r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")",
+                      body, re.IGNORECASE)
+    if not found:
+        return ""
+    start = max(0, found.start() - 100)
+    if start:
+        start = body.find(" ", start) + 1
+    return body[start : start + size]

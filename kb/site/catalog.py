@@ -1,0 +1,317 @@
+"""What a reader may see, shaped for the site, the feeds and the API. No Flask.
+
+The catalogue holds every entry of the store in memory as `Note`s, one per entry *version*:
+a note's Markdown is rendered and its risk matrix drawn at most once per version, however
+many requests show it. `refresh()` asks SQLite (`PRAGMA data_version`) whether anything
+changed since the last look, so a request that changes nothing costs one tiny query.
+
+Every list goes through `kb.access.can_read`, and search through `kb.access.audience`: there
+is no method that returns a note without a reader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from kb.site import charts
+from kb.model import taxonomy as tx
+from kb.model.access import Reader, audience, can_read
+from kb.model.changes import describe
+from kb.model.entry import Entry, Risk, entry_from_dict
+from kb.index.search import FACETS, Index, Results
+from kb.store import Store
+
+log = logging.getLogger(__name__)
+
+FACET_KINDS = ("sector", "tag", "driver", "horizon")  # the browse pages and search facets
+MEMO_LIMIT = 1000  # cached answers and rendered pages; all dropped when full
+EMPTY_SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # `updated` of an empty list
+
+
+def parse_stamp(text: str) -> dt.datetime:
+    stamp = dt.datetime.fromisoformat(text)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """The parts of a stored version that decide who may read it."""
+
+    status: str
+    tlp: str
+    share_with: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class Note:
+    """One version of an entry, with the dates the store recorded for it."""
+
+    entry: Entry
+    version: str
+    first_seen: dt.datetime
+    updated: dt.datetime
+
+    @property
+    def slug(self) -> str:
+        return self.entry.slug
+
+    @property
+    def status(self) -> str:
+        return self.entry.status
+
+    @property
+    def tlp(self) -> str:
+        return self.entry.tlp
+
+    @property
+    def share_with(self) -> tuple[str, ...]:
+        return self.entry.share_with
+
+    @cached_property
+    def body_html(self) -> str:
+        """The body as sanitised HTML: rendered once for this version."""
+        return self.entry.body_html
+
+    @cached_property
+    def matrix_svg(self) -> str:
+        return charts.risk_matrix(self.ranked_risks, id_prefix="matrix")
+
+    @cached_property
+    def ranked_risks(self) -> list[Risk]:
+        """Risks by score, highest first (ties in file order)."""
+        return sorted(self.entry.risks, key=lambda r: -r.score)
+
+    @cached_property
+    def measures_by_actor(self) -> list[tuple[str, list[tuple[Risk, Any]]]]:
+        """Design-out measures grouped by who must act, in the vocabulary's order."""
+        groups: dict[str, list[tuple[Risk, Any]]] = {}
+        for risk, measure in self.entry.measures:
+            groups.setdefault(measure.actor, []).append((risk, measure))
+        return [(actor, groups[actor]) for actor in tx.ACTORS if actor in groups]
+
+    def values(self, kind: str) -> tuple[str, ...]:
+        """The note's values for one facet kind (tag, sector, driver, horizon)."""
+        e = self.entry
+        return {"tag": e.tags, "sector": e.sectors, "driver": e.all_drivers, "horizon": (e.horizon,)}[kind]
+
+
+@dataclass
+class Facet:
+    kind: str
+    value: str
+    label: str
+    count: int
+
+
+@dataclass
+class SearchPage:
+    results: Results
+    notes: dict[str, Note] = field(default_factory=dict)  # slug -> note, for every hit shown
+
+
+def facet_label(kind: str, value: str) -> str:
+    vocabulary = {"driver": tx.DRIVERS, "horizon": tx.HORIZON}.get(kind, {})
+    return tx.label(vocabulary, value)
+
+
+def _reader_key(reader: Reader) -> str:
+    return json.dumps(audience(reader), sort_keys=True)
+
+
+class Catalog:
+    """Every entry in the store, cached per version; each question is asked for one reader."""
+
+    def __init__(self, store: Store, index: Index, entries_dir: Path, review_days: int = 365):
+        self.store = store
+        self.index = index
+        self.entries_dir = entries_dir
+        self.review_days = review_days
+        self._lock = threading.RLock()
+        self._notes: dict[str, Note] = {}
+        self._seen: tuple[int, int] | None = None
+        self.generation = 0
+        self._memo: dict[Any, Any] = {}  # answers that hold until the next change
+
+    # -- keeping up with the store --------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload the notes whose version changed since the last call (cheap when none did)."""
+        with self._lock:
+            conn = self.store.db.conn
+            marker = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+            if marker == self._seen:
+                return
+            rows = conn.execute("SELECT slug, version, first_seen, updated FROM entries").fetchall()
+            fresh: dict[str, Note] = {}
+            for slug, version, first_seen, updated in rows:
+                old = self._notes.get(slug)
+                if old is not None and old.version == version:
+                    old.first_seen, old.updated = parse_stamp(first_seen), parse_stamp(updated)
+                    fresh[slug] = old
+                    continue
+                row = self.store.entry_row(slug)
+                if row is None:  # deleted between the two queries
+                    continue
+                entry = entry_from_dict(json.loads(row["data"]), self.entries_dir / row["path"], row["content_hash"])
+                fresh[slug] = Note(entry, version, parse_stamp(first_seen), parse_stamp(updated))
+            self._notes = fresh
+            self._seen = marker
+            self.generation += 1
+            self._memo.clear()
+
+    def memo(self, key: Any, make: Any) -> Any:
+        """`make()`'s answer, kept until the store next changes. Computed outside the lock, so
+        one slow page does not hold up other threads; kept only if nothing changed meanwhile."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+            generation = self.generation
+        value = make()
+        with self._lock:
+            if self.generation == generation:
+                if len(self._memo) >= MEMO_LIMIT:  # e.g. pages asked for under many Host names
+                    self._memo.clear()
+                self._memo.setdefault(key, value)
+        return value
+
+    # -- what one reader may see ----------------------------------------------------------
+
+    def notes(self, reader: Reader) -> list[Note]:
+        """Every note the reader may read, by title."""
+        self.refresh()
+        return self.memo(("notes", _reader_key(reader)), lambda: sorted(
+            (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.entry.title.lower(), n.slug)))
+
+    def note(self, reader: Reader, slug: str) -> Note | None:
+        """The note, or None when it does not exist *or* the reader may not read it."""
+        self.refresh()
+        note = self._notes.get(slug)
+        return note if note is not None and can_read(reader, note) else None
+
+    def related(self, reader: Reader, note: Note) -> list[Note]:
+        """Related notes the reader may read: a restricted note is never linked, not even by title."""
+        found = (self.note(reader, slug) for slug in note.entry.related)
+        return [n for n in found if n is not None]
+
+    def token(self, reader: Reader) -> str:
+        """A fingerprint of everything the reader may see: it changes when any of it does."""
+        def make() -> str:
+            parts = [(n.slug, n.version, n.updated.isoformat()) for n in self.notes(reader)]
+            return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+        self.refresh()
+        return self.memo(("token", _reader_key(reader)), make)
+
+    def last_modified(self, reader: Reader, notes: Iterable[Note] | None = None) -> dt.datetime:
+        """The newest `updated` among the notes (default: all the reader may see)."""
+        return max((n.updated for n in (self.notes(reader) if notes is None else notes)), default=EMPTY_SINCE)
+
+    def recent(self, reader: Reader, limit: int | None = None) -> list[Note]:
+        """Newest changes first."""
+        ordered = sorted(self.notes(reader), key=lambda n: (n.updated, n.slug), reverse=True)
+        return ordered[:limit] if limit else ordered
+
+    def top_risks(self, reader: Reader, limit: int = 8) -> list[tuple[Note, Risk]]:
+        pairs = [(n, r) for n in self.notes(reader) for r in n.entry.risks]
+        pairs.sort(key=lambda p: (-p[1].score, -p[1].likelihood, p[0].entry.title.lower(), p[1].title))
+        return pairs[:limit]
+
+    def facets(self, reader: Reader, kind: str) -> list[Facet]:
+        """Every value of a facet among the reader's notes, with counts, by label."""
+        counts = Counter(v for n in self.notes(reader) for v in n.values(kind))
+        order = list(tx.HORIZON) if kind == "horizon" else list(tx.DRIVERS) if kind == "driver" else None
+        values = [v for v in order if v in counts] if order else sorted(counts, key=lambda v: facet_label(kind, v).lower())
+        return [Facet(kind, v, facet_label(kind, v), counts[v]) for v in values]
+
+    def with_value(self, reader: Reader, kind: str, value: str) -> list[Note]:
+        """The reader's notes with one facet value, highest score first."""
+        found = [n for n in self.notes(reader) if value in n.values(kind)]
+        return sorted(found, key=lambda n: (-n.entry.score, n.entry.title.lower()))
+
+    def radar(self, reader: Reader) -> tuple[str, list[charts.RadarPoint]]:
+        """The horizon radar of the reader's notes: SVG, and the points for its table."""
+        def make() -> tuple[str, list[charts.RadarPoint]]:
+            points = charts.radar_points([n.entry for n in self.notes(reader)])
+            return charts.radar(points, id_prefix="radar"), points
+        self.refresh()
+        return self.memo(("radar", _reader_key(reader)), make)
+
+    # -- what changed, for subscribers ----------------------------------------------------
+
+    def changes(self, reader: Reader, note: Note) -> list[str]:
+        """What changed in this version, compared with the last version the reader could read.
+
+        A version the reader could not read never shows through: the comparison skips it, and
+        a note that was never readable before is simply 'New note'.
+        """
+        def make() -> list[str]:
+            versions = self._versions(note.slug)
+            position = next((i for i, v in enumerate(versions) if v["version"] == note.version), None)
+            if position is None:
+                return ["New note"]
+            older = versions[position + 1:]
+            readable = [v for v in older if can_read(reader, self._shown(v))]
+            if not readable:
+                return ["New note"]
+            if older[0] is readable[0]:
+                stored = json.loads(versions[position]["changes"] or "[]")
+                if stored:
+                    return stored
+            return describe(json.loads(readable[0]["data"]), json.loads(versions[position]["data"])) or ["Text revised"]
+        return self.memo(("changes", note.slug, note.version, _reader_key(reader)), make)
+
+    def _versions(self, slug: str) -> list[dict[str, Any]]:
+        """The note's versions, newest first (insertion order breaks ties within one second)."""
+        rows = self.store.db.execute(
+            "SELECT version, seen_at, changes, data FROM entry_versions WHERE slug = ? "
+            "ORDER BY seen_at DESC, rowid DESC", [slug]).fetchall()
+        return [dict(zip(("version", "seen_at", "changes", "data"), row)) for row in rows]
+
+    @staticmethod
+    def _shown(version_row: dict[str, Any]) -> _Shown:
+        data = json.loads(version_row["data"])
+        return _Shown(data.get("status", ""), data.get("tlp", ""), tuple(data.get("share_with", ())))
+
+    # -- search ---------------------------------------------------------------------------
+
+    def check_query(self, text: str) -> None:
+        """Raise `QueryError` (a sentence saying what to fix) when the query cannot be understood."""
+        self.index.parse(text)
+
+    def search(self, reader: Reader, text: str, *, page: int = 1, per_page: int = 20,
+               refine: dict[str, str] | None = None) -> SearchPage:
+        """Full-text search over what the reader may read. Raises `QueryError` for bad syntax.
+
+        The index filter (`audience`) keeps hits, snippets and facet counts to readable notes;
+        each hit is checked again with `can_read` in case the index is behind the store.
+        """
+        self.refresh()
+        results = self.index.search(
+            text, audience=audience(reader), page=page, per_page=per_page, facets=FACETS,
+            refine={k: v for k, v in (refine or {}).items() if k in FACETS and v},
+            snippet_text=lambda hit: self._body_for(reader, hit.slug),
+        )
+        page_ = SearchPage(results)
+        kept = []
+        for hit in results.hits:
+            note = self.note(reader, hit.slug)
+            if note is None:
+                log.warning("search index is behind the store: dropped a hit for %s", hit.slug)
+                continue
+            page_.notes[hit.slug] = note
+            kept.append(hit)
+        results.hits = kept
+        return page_
+
+    def _body_for(self, reader: Reader, slug: str) -> str:
+        note = self.note(reader, slug)
+        return note.entry.body if note else ""
