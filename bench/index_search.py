@@ -28,101 +28,627 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
+from kb.index.search import Hit, entry_document
 from kb.model import taxonomy as tx
 from kb.model.entry import Entry, read_entry
-from kb.index.search import Hit, entry_document
-from kb.workspace import Workspace
 from kb.sync import update_index
+from kb.workspace import Workspace
 
 SEED = 20240611
 TARGETS = {"full": 60.0, "incremental": 1.0, "p95_ms": 20.0}  # issue 2, at 10,000 entries
 
 # -- vocabulary ------------------------------------------------------------------------------
 
-STOP = """the of and to in a is that for it as was with be by on not he this are or his from at which
-but have an they you were her she there been one all we their has would when if so no will can more
-other its may also about into than them these some could only over such our any most should very
-after where both those through between each while however because against without within""".split()
+STOP = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "been",
+    "one",
+    "all",
+    "we",
+    "their",
+    "has",
+    "would",
+    "when",
+    "if",
+    "so",
+    "no",
+    "will",
+    "can",
+    "more",
+    "other",
+    "its",
+    "may",
+    "also",
+    "about",
+    "into",
+    "than",
+    "them",
+    "these",
+    "some",
+    "could",
+    "only",
+    "over",
+    "such",
+    "our",
+    "any",
+    "most",
+    "should",
+    "very",
+    "after",
+    "where",
+    "both",
+    "those",
+    "through",
+    "between",
+    "each",
+    "while",
+    "however",
+    "because",
+    "against",
+    "without",
+    "within",
+]
 
-GENERAL = """policy evidence market device network service system data user account access security
-police offender victim crime harm risk threat criminal fraud theft offence court prison sentence
-partner industry manufacturer retailer platform operator regulator standard government law guidance
-report study survey analysis trend growth cost price value profit payment money bank card transfer
-online digital mobile software hardware firmware update patch vulnerability attack exploit breach
-password credential identity verification authentication encryption key signal sensor camera video
-image location tracking monitoring detection prevention design measure control barrier lock alarm
-vehicle car van lorry delivery parcel shop store warehouse factory supply chain component product
-consumer customer public community school hospital office home house property building perimeter
-information communication message email website app application cloud server database record
-investigation intelligence enforcement regulation licence registration certification audit review
-incident case example pattern method technique tool equipment material printer metal plastic resin
-battery charger power energy grid meter water transport rail airport port border customs import export
-cash wallet exchange token asset currency investment scam victimisation vulnerability awareness
-training education campaign advice warning label instruction default setting configuration feature
-market demand supply seller buyer broker forum marketplace dark web criminal group gang organised
-serious violent weapon firearm knife drug cannabis cocaine smuggling trafficking laundering extortion
-harassment stalking abuse exploitation child young people adult elderly business small large national
-local regional international european british uk london police force constabulary agency office home
-department ministry committee parliament act bill regulation directive framework strategy plan
-programme pilot trial evaluation outcome impact effect benefit barrier challenge opportunity capability
-capacity resource budget funding investment innovation research development technology emerging
-future horizon scanning foresight scenario forecast likelihood probability severity consequence
-""".split()
+GENERAL = [
+    "policy",
+    "evidence",
+    "market",
+    "device",
+    "network",
+    "service",
+    "system",
+    "data",
+    "user",
+    "account",
+    "access",
+    "security",
+    "police",
+    "offender",
+    "victim",
+    "crime",
+    "harm",
+    "risk",
+    "threat",
+    "criminal",
+    "fraud",
+    "theft",
+    "offence",
+    "court",
+    "prison",
+    "sentence",
+    "partner",
+    "industry",
+    "manufacturer",
+    "retailer",
+    "platform",
+    "operator",
+    "regulator",
+    "standard",
+    "government",
+    "law",
+    "guidance",
+    "report",
+    "study",
+    "survey",
+    "analysis",
+    "trend",
+    "growth",
+    "cost",
+    "price",
+    "value",
+    "profit",
+    "payment",
+    "money",
+    "bank",
+    "card",
+    "transfer",
+    "online",
+    "digital",
+    "mobile",
+    "software",
+    "hardware",
+    "firmware",
+    "update",
+    "patch",
+    "vulnerability",
+    "attack",
+    "exploit",
+    "breach",
+    "password",
+    "credential",
+    "identity",
+    "verification",
+    "authentication",
+    "encryption",
+    "key",
+    "signal",
+    "sensor",
+    "camera",
+    "video",
+    "image",
+    "location",
+    "tracking",
+    "monitoring",
+    "detection",
+    "prevention",
+    "design",
+    "measure",
+    "control",
+    "barrier",
+    "lock",
+    "alarm",
+    "vehicle",
+    "car",
+    "van",
+    "lorry",
+    "delivery",
+    "parcel",
+    "shop",
+    "store",
+    "warehouse",
+    "factory",
+    "supply",
+    "chain",
+    "component",
+    "product",
+    "consumer",
+    "customer",
+    "public",
+    "community",
+    "school",
+    "hospital",
+    "office",
+    "home",
+    "house",
+    "property",
+    "building",
+    "perimeter",
+    "information",
+    "communication",
+    "message",
+    "email",
+    "website",
+    "app",
+    "application",
+    "cloud",
+    "server",
+    "database",
+    "record",
+    "investigation",
+    "intelligence",
+    "enforcement",
+    "regulation",
+    "licence",
+    "registration",
+    "certification",
+    "audit",
+    "review",
+    "incident",
+    "case",
+    "example",
+    "pattern",
+    "method",
+    "technique",
+    "tool",
+    "equipment",
+    "material",
+    "printer",
+    "metal",
+    "plastic",
+    "resin",
+    "battery",
+    "charger",
+    "power",
+    "energy",
+    "grid",
+    "meter",
+    "water",
+    "transport",
+    "rail",
+    "airport",
+    "port",
+    "border",
+    "customs",
+    "import",
+    "export",
+    "cash",
+    "wallet",
+    "exchange",
+    "token",
+    "asset",
+    "currency",
+    "investment",
+    "scam",
+    "victimisation",
+    "vulnerability",
+    "awareness",
+    "training",
+    "education",
+    "campaign",
+    "advice",
+    "warning",
+    "label",
+    "instruction",
+    "default",
+    "setting",
+    "configuration",
+    "feature",
+    "market",
+    "demand",
+    "supply",
+    "seller",
+    "buyer",
+    "broker",
+    "forum",
+    "marketplace",
+    "dark",
+    "web",
+    "criminal",
+    "group",
+    "gang",
+    "organised",
+    "serious",
+    "violent",
+    "weapon",
+    "firearm",
+    "knife",
+    "drug",
+    "cannabis",
+    "cocaine",
+    "smuggling",
+    "trafficking",
+    "laundering",
+    "extortion",
+    "harassment",
+    "stalking",
+    "abuse",
+    "exploitation",
+    "child",
+    "young",
+    "people",
+    "adult",
+    "elderly",
+    "business",
+    "small",
+    "large",
+    "national",
+    "local",
+    "regional",
+    "international",
+    "european",
+    "british",
+    "uk",
+    "london",
+    "police",
+    "force",
+    "constabulary",
+    "agency",
+    "office",
+    "home",
+    "department",
+    "ministry",
+    "committee",
+    "parliament",
+    "act",
+    "bill",
+    "regulation",
+    "directive",
+    "framework",
+    "strategy",
+    "plan",
+    "programme",
+    "pilot",
+    "trial",
+    "evaluation",
+    "outcome",
+    "impact",
+    "effect",
+    "benefit",
+    "barrier",
+    "challenge",
+    "opportunity",
+    "capability",
+    "capacity",
+    "resource",
+    "budget",
+    "funding",
+    "investment",
+    "innovation",
+    "research",
+    "development",
+    "technology",
+    "emerging",
+    "future",
+    "horizon",
+    "scanning",
+    "foresight",
+    "scenario",
+    "forecast",
+    "likelihood",
+    "probability",
+    "severity",
+    "consequence",
+]
 
 TOPICS: dict[str, dict[str, list[str]]] = {
     "drones": {
-        "words": "drone drones quadcopter uav payload geofence geofencing airspace pilot flight rotor "
-                 "contraband yard wall prison surveillance reconnaissance jammer detection".split(),
-        "phrases": ["contraband delivery", "drone detection", "prison walls", "flight controller",
-                    "remote identification"],
+        "words": [
+            "drone",
+            "drones",
+            "quadcopter",
+            "uav",
+            "payload",
+            "geofence",
+            "geofencing",
+            "airspace",
+            "pilot",
+            "flight",
+            "rotor",
+            "contraband",
+            "yard",
+            "wall",
+            "prison",
+            "surveillance",
+            "reconnaissance",
+            "jammer",
+            "detection",
+        ],
+        "phrases": [
+            "contraband delivery",
+            "drone detection",
+            "prison walls",
+            "flight controller",
+            "remote identification",
+        ],
         "tags": ["drones", "robotics", "airspace"],
         "category": "devices",
     },
     "printing": {
-        "words": "printing printer printed additive filament resin blueprint firearm gun receiver "
-                 "polymer extruder lathe cad file counterfeit spare".split(),
-        "phrases": ["printed firearm", "3d printing", "digital blueprint", "additive manufacturing",
-                    "printed components"],
+        "words": [
+            "printing",
+            "printer",
+            "printed",
+            "additive",
+            "filament",
+            "resin",
+            "blueprint",
+            "firearm",
+            "gun",
+            "receiver",
+            "polymer",
+            "extruder",
+            "lathe",
+            "cad",
+            "file",
+            "counterfeit",
+            "spare",
+        ],
+        "phrases": [
+            "printed firearm",
+            "3d printing",
+            "digital blueprint",
+            "additive manufacturing",
+            "printed components",
+        ],
         "tags": ["3d-printing", "manufacturing", "firearms"],
         "category": "manufacturing",
     },
     "crypto": {
-        "words": "bitcoin ethereum cryptoasset cryptocurrency crypto blockchain wallet mixer exchange "
-                 "stablecoin defi token ransom ransomware laundering seed phrase".split(),
+        "words": [
+            "bitcoin",
+            "ethereum",
+            "cryptoasset",
+            "cryptocurrency",
+            "crypto",
+            "blockchain",
+            "wallet",
+            "mixer",
+            "exchange",
+            "stablecoin",
+            "defi",
+            "token",
+            "ransom",
+            "ransomware",
+            "laundering",
+            "seed",
+            "phrase",
+        ],
         "phrases": ["ransomware payment", "crypto wallet", "seed phrase", "smart contract", "mixing service"],
         "tags": ["cryptoassets", "payments", "ransomware"],
         "category": "money",
     },
     "vehicles": {
-        "words": "keyless relay fob immobiliser ignition canbus obd vehicle car theft signal "
-                 "amplifier telematics charging ev tracker".split(),
+        "words": [
+            "keyless",
+            "relay",
+            "fob",
+            "immobiliser",
+            "ignition",
+            "canbus",
+            "obd",
+            "vehicle",
+            "car",
+            "theft",
+            "signal",
+            "amplifier",
+            "telematics",
+            "charging",
+            "ev",
+            "tracker",
+        ],
         "phrases": ["relay attack", "keyless entry", "key fob", "vehicle theft", "signal amplifier"],
         "tags": ["vehicles", "keyless", "telematics"],
         "category": "mobility",
     },
     "iot": {
-        "words": "iot smart doorbell thermostat camera router botnet firmware default password "
-                 "bluetooth zigbee hub lock speaker".split(),
+        "words": [
+            "iot",
+            "smart",
+            "doorbell",
+            "thermostat",
+            "camera",
+            "router",
+            "botnet",
+            "firmware",
+            "default",
+            "password",
+            "bluetooth",
+            "zigbee",
+            "hub",
+            "lock",
+            "speaker",
+        ],
         "phrases": ["default password", "smart lock", "connected home", "firmware update", "security camera"],
         "tags": ["iot", "smart-home", "botnets"],
         "category": "devices",
     },
     "ai": {
-        "words": "phishing deepfake chatbot llm synthetic voice clone impersonation generative model "
-                 "prompt spam social engineering lure".split(),
+        "words": [
+            "phishing",
+            "deepfake",
+            "chatbot",
+            "llm",
+            "synthetic",
+            "voice",
+            "clone",
+            "impersonation",
+            "generative",
+            "model",
+            "prompt",
+            "spam",
+            "social",
+            "engineering",
+            "lure",
+        ],
         "phrases": ["phishing email", "voice cloning", "synthetic media", "social engineering", "deepfake video"],
         "tags": ["ai", "phishing", "deepfakes"],
         "category": "information",
     },
 }
-SECTORS = ("prisons retail banking insurance telecoms transport energy health education logistics "
-           "automotive manufacturing hospitality government policing critical-infrastructure").split()
-CRIME_TYPES = ("fraud theft burglary smuggling drugs-supply extortion money-laundering harassment stalking "
-               "firearms-offences counterfeiting vehicle-crime cyber-crime identity-theft criminal-damage").split()
-PUBLISHERS = ["Home Office", "NCSC", "Europol", "HM Inspectorate of Prisons", "Ofcom", "Action Fraud",
-              "National Crime Agency", "University College London", "RUSI", "ENISA"]
-SYLLABLES = ("ka lo mi ter sen dra vin pol ra tis mon gal bre nu cor fen lit ras ven dor pha sil "
-             "qua tro mer bal cen dis gra hol jun kel mar nol pen ros sta tul vor wex yan zel").split()
+SECTORS = [
+    "prisons",
+    "retail",
+    "banking",
+    "insurance",
+    "telecoms",
+    "transport",
+    "energy",
+    "health",
+    "education",
+    "logistics",
+    "automotive",
+    "manufacturing",
+    "hospitality",
+    "government",
+    "policing",
+    "critical-infrastructure",
+]
+CRIME_TYPES = [
+    "fraud",
+    "theft",
+    "burglary",
+    "smuggling",
+    "drugs-supply",
+    "extortion",
+    "money-laundering",
+    "harassment",
+    "stalking",
+    "firearms-offences",
+    "counterfeiting",
+    "vehicle-crime",
+    "cyber-crime",
+    "identity-theft",
+    "criminal-damage",
+]
+PUBLISHERS = [
+    "Home Office",
+    "NCSC",
+    "Europol",
+    "HM Inspectorate of Prisons",
+    "Ofcom",
+    "Action Fraud",
+    "National Crime Agency",
+    "University College London",
+    "RUSI",
+    "ENISA",
+]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ter",
+    "sen",
+    "dra",
+    "vin",
+    "pol",
+    "ra",
+    "tis",
+    "mon",
+    "gal",
+    "bre",
+    "nu",
+    "cor",
+    "fen",
+    "lit",
+    "ras",
+    "ven",
+    "dor",
+    "pha",
+    "sil",
+    "qua",
+    "tro",
+    "mer",
+    "bal",
+    "cen",
+    "dis",
+    "gra",
+    "hol",
+    "jun",
+    "kel",
+    "mar",
+    "nol",
+    "pen",
+    "ros",
+    "sta",
+    "tul",
+    "vor",
+    "wex",
+    "yan",
+    "zel",
+]
 
 
 def build_vocabulary(rng: random.Random, size: int = 3000) -> tuple[list[str], list[float]]:
@@ -140,7 +666,7 @@ def build_vocabulary(rng: random.Random, size: int = 3000) -> tuple[list[str], l
     for w in topic_words:
         content.insert(rng.randint(150, 1500), w)
     words = STOP + content
-    weights = list(accumulate(1.0 / (rank ** 1.05) for rank in range(1, len(words) + 1)))
+    weights = list(accumulate(1.0 / (rank**1.05) for rank in range(1, len(words) + 1)))
     return words, weights
 
 
@@ -203,8 +729,12 @@ def entry_text(s: Synth, i: int, slug: str, slugs: list[str], topic_name: str) -
     status = rng.choices(["published", "review", "draft", "archived"], [85, 7, 5, 3])[0]
     tlp = rng.choices(["clear", "green", "amber", "red"], [80, 12, 5, 3])[0]
     reviewed = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 900))
-    tags = list(dict.fromkeys(rng.sample(topic["tags"], rng.randint(1, 3)) + rng.sample(
-        [t for o in TOPICS.values() for t in o["tags"]], rng.randint(0, 2))))
+    tags = list(
+        dict.fromkeys(
+            rng.sample(topic["tags"], rng.randint(1, 3))
+            + rng.sample([t for o in TOPICS.values() for t in o["tags"]], rng.randint(0, 2))
+        )
+    )
     sectors = rng.sample(SECTORS, rng.randint(1, 3))
     if topic_name == "drones" and "prisons" not in sectors and rng.random() < 0.6:
         sectors.append("prisons")
@@ -266,8 +796,21 @@ def entry_text(s: Synth, i: int, slug: str, slugs: list[str], topic_name: str) -
     return "\n".join(lines) + "\n" + s.body(topic) + "\n"
 
 
-ADJECTIVES = ["Autonomous", "Consumer", "Connected", "Low-cost", "Industrial", "Open-source", "Cloud-based",
-              "Next-generation", "Wearable", "Portable", "Networked", "Synthetic", "Decentralised"]
+ADJECTIVES = [
+    "Autonomous",
+    "Consumer",
+    "Connected",
+    "Low-cost",
+    "Industrial",
+    "Open-source",
+    "Cloud-based",
+    "Next-generation",
+    "Wearable",
+    "Portable",
+    "Networked",
+    "Synthetic",
+    "Decentralised",
+]
 NOUNS = {
     "drones": ["drones", "quadcopters", "delivery drones", "drone swarms"],
     "printing": ["3D printers", "4D printing", "metal printing", "printed firearms"],
@@ -293,7 +836,7 @@ def generate(root: Path, n: int) -> tuple[int, list[str]]:
     plan = [(i, topics[rng.randrange(len(topics))]) for i in range(n)]
     slugs = [f"{topic}-{i:05d}" for i, topic in plan]
     total = 0
-    for (i, topic), slug in zip(plan, slugs):
+    for (i, topic), slug in zip(plan, slugs, strict=False):
         data = entry_text(s, i, slug, slugs, topic).encode()
         (entries / f"{slug}.md").write_bytes(data)
         total += len(data)
@@ -306,22 +849,68 @@ def generate(root: Path, n: int) -> tuple[int, list[str]]:
 QUERY_CLASSES: dict[str, tuple[list[str], list[str]]] = {
     # class: (Whoosh queries, the FTS5 equivalents, index for index)
     "single-term": (
-        ["drone", "printing", "bitcoin", "relay", "phishing", "ransomware", "firmware", "contraband", "wallet",
-         "keyless"],
-        ["drone", "printing", "bitcoin", "relay", "phishing", "ransomware", "firmware", "contraband", "wallet",
-         "keyless"],
+        [
+            "drone",
+            "printing",
+            "bitcoin",
+            "relay",
+            "phishing",
+            "ransomware",
+            "firmware",
+            "contraband",
+            "wallet",
+            "keyless",
+        ],
+        [
+            "drone",
+            "printing",
+            "bitcoin",
+            "relay",
+            "phishing",
+            "ransomware",
+            "firmware",
+            "contraband",
+            "wallet",
+            "keyless",
+        ],
     ),
     "multi-term AND": (
-        ["drone AND prison", "bitcoin AND ransomware", "relay AND keyless", "phishing AND bank",
-         "printing AND firearm", "firmware AND botnet", "wallet AND exchange AND fraud"],
-        ["drone AND prison", "bitcoin AND ransomware", "relay AND keyless", "phishing AND bank",
-         "printing AND firearm", "firmware AND botnet", "wallet AND exchange AND fraud"],
+        [
+            "drone AND prison",
+            "bitcoin AND ransomware",
+            "relay AND keyless",
+            "phishing AND bank",
+            "printing AND firearm",
+            "firmware AND botnet",
+            "wallet AND exchange AND fraud",
+        ],
+        [
+            "drone AND prison",
+            "bitcoin AND ransomware",
+            "relay AND keyless",
+            "phishing AND bank",
+            "printing AND firearm",
+            "firmware AND botnet",
+            "wallet AND exchange AND fraud",
+        ],
     ),
     "phrase": (
-        ['"relay attack"', '"seed phrase"', '"contraband delivery"', '"default password"', '"phishing email"',
-         '"printed firearm"'],
-        ['"relay attack"', '"seed phrase"', '"contraband delivery"', '"default password"', '"phishing email"',
-         '"printed firearm"'],
+        [
+            '"relay attack"',
+            '"seed phrase"',
+            '"contraband delivery"',
+            '"default password"',
+            '"phishing email"',
+            '"printed firearm"',
+        ],
+        [
+            '"relay attack"',
+            '"seed phrase"',
+            '"contraband delivery"',
+            '"default password"',
+            '"phishing email"',
+            '"printed firearm"',
+        ],
     ),
     "field": (
         ["sector:prisons", "sector:retail", "tag:drones", "tag:cryptoassets", "sector:banking", "tag:phishing"],
@@ -339,8 +928,16 @@ FTS_WEIGHTS = "3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0"  # title x3, keywords x2,
 
 def fts_row(entry: Entry) -> tuple[str, ...]:
     doc = entry_document(entry)
-    return (doc["title"], doc["summary"], doc["body"], doc["risks"], doc["measures"], doc["keywords"],
-            " ".join(entry.tags), " ".join(entry.sectors))
+    return (
+        doc["title"],
+        doc["summary"],
+        doc["body"],
+        doc["risks"],
+        doc["measures"],
+        doc["keywords"],
+        " ".join(entry.tags),
+        " ".join(entry.sectors),
+    )
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -438,11 +1035,14 @@ def bench_size(n: int, base: Path, n_queries: int, repeat: int) -> SizeResult:
         con = sqlite3.connect(fts_path, isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        con.execute(f"CREATE VIRTUAL TABLE fts USING fts5(slug UNINDEXED, {', '.join(FTS_COLUMNS)}, "
-                    "tokenize='porter unicode61')")
+        con.execute(
+            f"CREATE VIRTUAL TABLE fts USING fts5(slug UNINDEXED, {', '.join(FTS_COLUMNS)}, "
+            "tokenize='porter unicode61')"
+        )
         con.execute("BEGIN")
-        con.executemany(f"INSERT INTO fts VALUES (?{', ?' * len(FTS_COLUMNS)})",
-                        ((e.slug, *fts_row(e)) for e in entries if e))
+        con.executemany(
+            f"INSERT INTO fts VALUES (?{', ?' * len(FTS_COLUMNS)})", ((e.slug, *fts_row(e)) for e in entries if e)
+        )
         con.execute("COMMIT")
         t2 = time.perf_counter()
         fts_full.append(t2 - t0)
@@ -460,16 +1060,26 @@ def bench_size(n: int, base: Path, n_queries: int, repeat: int) -> SizeResult:
         entry = read_entry(path)[0]
         assert entry is not None
         con.execute("BEGIN")
-        con.execute(f"UPDATE fts SET {', '.join(c + ' = ?' for c in FTS_COLUMNS)} WHERE rowid = ?",
-                    (*fts_row(entry), rowids[entry.slug]))
+        con.execute(
+            f"UPDATE fts SET {', '.join(c + ' = ?' for c in FTS_COLUMNS)} WHERE rowid = ?",
+            (*fts_row(entry), rowids[entry.slug]),
+        )
         con.execute("COMMIT")
         fts_inc.append(time.perf_counter() - t0)
     update_index(ws)  # keep the Whoosh side in step with the files
 
-    result.rows.append(Row("full index", statistics.median(full_times), statistics.median(fts_full), "s",
-                           TARGETS["full"]))
-    result.rows.append(Row("one-file re-index", statistics.median(inc_times) * 1000,
-                           statistics.median(fts_inc) * 1000, "ms", TARGETS["incremental"] * 1000))
+    result.rows.append(
+        Row("full index", statistics.median(full_times), statistics.median(fts_full), "s", TARGETS["full"])
+    )
+    result.rows.append(
+        Row(
+            "one-file re-index",
+            statistics.median(inc_times) * 1000,
+            statistics.median(fts_inc) * 1000,
+            "ms",
+            TARGETS["incremental"] * 1000,
+        )
+    )
 
     # search latency
     def body(hit: Hit) -> str:  # as kb/cli.py does
@@ -478,35 +1088,47 @@ def bench_size(n: int, base: Path, n_queries: int, repeat: int) -> SizeResult:
 
     qrng = random.Random(SEED + 1)
     fts_sql = f"SELECT slug, title FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 0, {FTS_WEIGHTS}) LIMIT 10"
-    fts_snip = (f"SELECT slug, title, snippet(fts, -1, '<mark>', '</mark>', ' … ', 24) FROM fts WHERE fts MATCH ? "
-                f"ORDER BY bm25(fts, 0, {FTS_WEIGHTS}) LIMIT 10")
+    fts_snip = (
+        f"SELECT slug, title, snippet(fts, -1, '<mark>', '</mark>', ' … ', 24) FROM fts WHERE fts MATCH ? "
+        f"ORDER BY bm25(fts, 0, {FTS_WEIGHTS}) LIMIT 10"
+    )
     for cls, (wq, fq) in QUERY_CLASSES.items():
         picks = [qrng.randrange(len(wq)) for _ in range(n_queries)]
         hits_w = [ws.index.search(wq[i], per_page=10).total for i in range(len(wq))]
-        hits_f = [con.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fq[i],)).fetchone()[0]
-                  for i in range(len(fq))]
+        hits_f = [
+            con.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (fq[i],)).fetchone()[0] for i in range(len(fq))
+        ]
         result.notes.append(f"{cls}: matches per query, Whoosh {hits_w} / FTS5 {hits_f}")
         for snip in (False, True):
-            w_run = (lambda t: ws.index.search(t, per_page=10, snippet_text=body)) if snip else (
-                lambda t: ws.index.search(t, per_page=10))
-            f_run = (lambda t: con.execute(fts_snip, (t,)).fetchall()) if snip else (
-                lambda t: con.execute(fts_sql, (t,)).fetchall())
+            w_run = (
+                (lambda t: ws.index.search(t, per_page=10, snippet_text=body))
+                if snip
+                else (lambda t: ws.index.search(t, per_page=10))
+            )
+            f_run = (
+                (lambda t: con.execute(fts_snip, (t,)).fetchall())
+                if snip
+                else (lambda t: con.execute(fts_sql, (t,)).fetchall())
+            )
             w50, w95 = latencies(w_run, [wq[i] for i in picks])
             f50, f95 = latencies(f_run, [fq[i] for i in picks])
             label = f"{cls}{' +snippets' if snip else ''}"
             result.rows.append(Row(f"{label} p50", w50, f50, "ms"))
             result.rows.append(Row(f"{label} p95", w95, f95, "ms", TARGETS["p95_ms"]))
         # first time: nothing read by earlier searches is kept (the searcher itself stays open)
-        w50, w95 = latencies(lambda t: (ws.index.clear_cache(), ws.index.search(t, per_page=10)),
-                             [wq[i] for i in picks])
+        w50, w95 = latencies(
+            lambda t: (ws.index.clear_cache(), ws.index.search(t, per_page=10)), [wq[i] for i in picks]
+        )
         f50, f95 = latencies(lambda t: con.execute(fts_sql, (t,)).fetchall(), [fq[i] for i in picks])
         result.rows.append(Row(f"{cls} first-time p50", w50, f50, "ms"))
         result.rows.append(Row(f"{cls} first-time p95", w95, f95, "ms"))
     con.close()
     ws.close()
     result.notes.append("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    result.notes.append("Whoosh full index = Workspace.open + sync (parse, SQLite rows, index); FTS5 = parse + insert; "
-                        "re-index: Whoosh a whole incremental sync, FTS5 parse + UPDATE of one row")
+    result.notes.append(
+        "Whoosh full index = Workspace.open + sync (parse, SQLite rows, index); FTS5 = parse + insert; "
+        "re-index: Whoosh a whole incremental sync, FTS5 parse + UPDATE of one row"
+    )
     return result
 
 
@@ -523,15 +1145,18 @@ def print_result(r: SizeResult) -> None:
         if row.target is not None:
             verdict = "ok" if row.whoosh < row.target else "MISSED"
             target = f"<{row.target:g} {verdict}" if r.n >= 10000 else f"({row.target:g})"
-        print(f"{row.label + ' (' + row.unit + ')':36} {fmt.format(row.whoosh)} {fmt.format(row.fts)} "
-              f"{ratio:11.1f}x  {target:>9}")
+        print(
+            f"{row.label + ' (' + row.unit + ')':36} {fmt.format(row.whoosh)} {fmt.format(row.fts)} "
+            f"{ratio:11.1f}x  {target:>9}"
+        )
     for note in r.notes:
         print(f"  {note}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="entry counts (default: 1000 10000)")
     ap.add_argument("--queries", type=int, default=200, help="timed queries per class (default: 200)")
     ap.add_argument("--repeat", type=int, default=1, help="full-index runs per size; the median is shown (default: 1)")
@@ -539,16 +1164,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     base = args.out or Path(tempfile.mkdtemp(prefix="kb-bench-"))
     base.mkdir(parents=True, exist_ok=True)
-    print(f"Horizon KB index/search benchmark: Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
-          f"{os.cpu_count()} CPUs; {args.queries} queries per class, warm; times are medians; folder {base}")
+    print(
+        f"Horizon KB index/search benchmark: Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
+        f"{os.cpu_count()} CPUs; {args.queries} queries per class, warm; times are medians; folder {base}"
+    )
     try:
         for n in args.sizes:
             print_result(bench_size(n, base, args.queries, max(1, args.repeat)))
     finally:
         if args.out is None:
             shutil.rmtree(base, ignore_errors=True)
-    print("\nTargets (issue 2) apply at 10,000 entries: full index < 60 s, one-file re-index < 1 s, "
-          "search p95 < 20 ms per class.")
+    print(
+        "\nTargets (issue 2) apply at 10,000 entries: full index < 60 s, one-file re-index < 1 s, "
+        "search p95 < 20 ms per class."
+    )
     return 0
 
 

@@ -23,17 +23,82 @@ import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
 from kb.sync import update_index
 
 REPO = Path(__file__).resolve().parent.parent
-WORDS = """
-police fraud theft drone battery network device criminal phone payment account bank market data
-report court arrest camera vehicle charger lock door wallet exchange scam victim software update
-retail store council transport station airport prison cell supply gang money mule identity card
-token printer plastic design factory cloud server platform message video image voice model agent
-""".split()
-WATCH = ["drone", "quadcopter", "bitcoin", "3d printed firearm", "relay attack", "deepfake", "e-bike",
-         "smart lock", "video doorbell", "ransomware", "contactless", "botnet"]
+WORDS = [
+    "police",
+    "fraud",
+    "theft",
+    "drone",
+    "battery",
+    "network",
+    "device",
+    "criminal",
+    "phone",
+    "payment",
+    "account",
+    "bank",
+    "market",
+    "data",
+    "report",
+    "court",
+    "arrest",
+    "camera",
+    "vehicle",
+    "charger",
+    "lock",
+    "door",
+    "wallet",
+    "exchange",
+    "scam",
+    "victim",
+    "software",
+    "update",
+    "retail",
+    "store",
+    "council",
+    "transport",
+    "station",
+    "airport",
+    "prison",
+    "cell",
+    "supply",
+    "gang",
+    "money",
+    "mule",
+    "identity",
+    "card",
+    "token",
+    "printer",
+    "plastic",
+    "design",
+    "factory",
+    "cloud",
+    "server",
+    "platform",
+    "message",
+    "video",
+    "image",
+    "voice",
+    "model",
+    "agent",
+]
+WATCH = [
+    "drone",
+    "quadcopter",
+    "bitcoin",
+    "3d printed firearm",
+    "relay attack",
+    "deepfake",
+    "e-bike",
+    "smart lock",
+    "video doorbell",
+    "ransomware",
+    "contactless",
+    "botnet",
+]
 
 
 # -- the server (a subprocess) ---------------------------------------------------------------
@@ -41,17 +106,21 @@ WATCH = ["drone", "quadcopter", "bitcoin", "3d printed firearm", "relay attack",
 
 def make_feed(n: int, items: int, now: float) -> bytes:
     rnd = random.Random(n)
-    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>Bench feed {n}</title>'
-           f"<link>https://bench.example/{n}/</link><description>Feed {n}</description>"]
+    out = [
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>Bench feed {n}</title>'
+        f"<link>https://bench.example/{n}/</link><description>Feed {n}</description>"
+    ]
     for i in range(items):
         words = rnd.choices(WORDS, k=40)
         if rnd.random() < 0.1:
             words.insert(rnd.randrange(len(words)), rnd.choice(WATCH))
         title = " ".join(rnd.choices(WORDS, k=8)).capitalize()
         date = email.utils.formatdate(now - (i * 3600 + n * 60), usegmt=True)
-        out.append(f"<item><title>{title}</title><link>https://bench.example/{n}/{i}</link>"
-                   f'<guid isPermaLink="false">bench-{n}-{i}</guid><pubDate>{date}</pubDate>'
-                   f"<description>&lt;p&gt;{' '.join(words)}.&lt;/p&gt;</description></item>")
+        out.append(
+            f"<item><title>{title}</title><link>https://bench.example/{n}/{i}</link>"
+            f'<guid isPermaLink="false">bench-{n}-{i}</guid><pubDate>{date}</pubDate>'
+            f"<description>&lt;p&gt;{' '.join(words)}.&lt;/p&gt;</description></item>"
+        )
     out.append("</channel></rss>")
     return "".join(out).encode()
 
@@ -111,8 +180,9 @@ def run(feeds: int, items: int) -> int:
         (root / "feeds").mkdir()
         (root / "config.toml").write_text("[feeds]\nallow_private = true   # the benchmark's own server on 127.0.0.1\n")
         port_file = Path(tmp) / "port"
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file), "--feeds", str(feeds),
-                                   "--items", str(items)])
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port_file), "--feeds", str(feeds), "--items", str(items)]
+        )
         try:
             deadline = time.monotonic() + 60
             while not port_file.exists() or not port_file.read_text():
@@ -123,22 +193,31 @@ def run(feeds: int, items: int) -> int:
             port = int(port_file.read_text())
             lines = ["feeds:"]
             for n in range(feeds):
-                lines += [f"  - url: http://127.0.0.1:{port}/feed/{n}.xml", f"    title: Bench feed {n}",
-                          "    tags: [bench]", "    interval: 60", "    enabled: true"]
+                lines += [
+                    f"  - url: http://127.0.0.1:{port}/feed/{n}.xml",
+                    f"    title: Bench feed {n}",
+                    "    tags: [bench]",
+                    "    interval: 60",
+                    "    enabled: true",
+                ]
             (root / "feeds" / "feeds.yaml").write_text("\n".join(lines) + "\n")
             ws = Workspace.open(root)
             update_index(ws)
-            print(f"{feeds} feeds x {items} items on 127.0.0.1:{port}; {len(list((root / 'entries').glob('*.md')))} entries")
+            print(
+                f"{feeds} feeds x {items} items on 127.0.0.1:{port}; {len(list((root / 'entries').glob('*.md')))} entries"
+            )
             try:
                 with Poller(ws) as poller:
                     for label in ("first poll", "second poll"):
                         report = poller.poll()
                         new = len(report.new_ids)
                         s = report.suggestions
-                        print(f"{label}: {report.seconds:6.2f} s  {report.count('new')} feeds with new items, "
-                              f"{report.count('not-modified')} not modified (304), {report.count('error')} errors, "
-                              f"{report.parsed} parsed; {new} new items ({new / report.seconds:,.0f} items/s); "
-                              f"{report.indexed} indexed; suggestions: {len(s.updates)} update, {len(s.topics)} new topic")
+                        print(
+                            f"{label}: {report.seconds:6.2f} s  {report.count('new')} feeds with new items, "
+                            f"{report.count('not-modified')} not modified (304), {report.count('error')} errors, "
+                            f"{report.parsed} parsed; {new} new items ({new / report.seconds:,.0f} items/s); "
+                            f"{report.indexed} indexed; suggestions: {len(s.updates)} update, {len(s.topics)} new topic"
+                        )
                         print("    " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
                         for r in report.results:
                             if r.outcome == "error":

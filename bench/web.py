@@ -28,25 +28,90 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
 from kb.sync import update_index
 
 HERE = Path(__file__).resolve().parent
 
-WORDS = ("drone relay theft fraud firmware geofence payload wallet ransomware scanner printer lock key signal "
-         "tracker camera vehicle battery cloud account sensor platform market courier prison border").split()
+WORDS = [
+    "drone",
+    "relay",
+    "theft",
+    "fraud",
+    "firmware",
+    "geofence",
+    "payload",
+    "wallet",
+    "ransomware",
+    "scanner",
+    "printer",
+    "lock",
+    "key",
+    "signal",
+    "tracker",
+    "camera",
+    "vehicle",
+    "battery",
+    "cloud",
+    "account",
+    "sensor",
+    "platform",
+    "market",
+    "courier",
+    "prison",
+    "border",
+]
 SECTORS = ["prisons", "retail", "automotive", "banking", "policing", "logistics", "telecoms", "manufacturing"]
 TAGS = ["drones", "iot", "crypto", "3d-printing", "vehicles", "ai", "payments", "robotics", "wearables", "locks"]
 # Prose: common filler words, plus a long tail of rarer ones, so a query matches some notes,
 # not all of them (as in real text).
-FILLER = ("the of and to in a is that for on with as by from at this can be are it or their which "
-          "an used more when into than other these have has may".split())
-RARE = [a + b + c for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vo", "zi")
-        for b in ("ban", "cor", "dex", "fil", "gan", "hol", "jet", "lum", "mor", "nix")
-        for c in ("a", "er", "ion", "ous", "ly")]
+FILLER = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "by",
+    "from",
+    "at",
+    "this",
+    "can",
+    "be",
+    "are",
+    "it",
+    "or",
+    "their",
+    "which",
+    "an",
+    "used",
+    "more",
+    "when",
+    "into",
+    "than",
+    "other",
+    "these",
+    "have",
+    "has",
+    "may",
+]
+RARE = [
+    a + b + c
+    for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vo", "zi")
+    for b in ("ban", "cor", "dex", "fil", "gan", "hol", "jet", "lum", "mor", "nix")
+    for c in ("a", "er", "ion", "ous", "ly")
+]
 ACTORS = ["manufacturers", "retailers", "platforms", "telecoms", "regulators", "police", "operators"]
 
 
 # -- the synthetic knowledge base ------------------------------------------------------------
+
 
 def word(rng: random.Random) -> str:
     roll = rng.random()
@@ -63,12 +128,14 @@ def entry_text(i: int, count: int, rng: random.Random) -> str:
         measures = "".join(
             f"      - actor: {rng.choice(ACTORS)}\n        measure: {sentence(rng, 10)}\n"
             f"        mechanism: increase-effort\n        status: proposed\n"
-            for _ in range(rng.randint(1, 3)))
+            for _ in range(rng.randint(1, 3))
+        )
         risks.append(
             f"  - id: risk-{r}\n    title: {sentence(rng, 5)[:-1]}\n    description: {sentence(rng)}\n"
             f"    role: tool\n    crime_types: [theft, fraud]\n    drivers: [profit]\n"
             f"    likelihood: {rng.randint(1, 5)}\n    impact: {rng.randint(1, 5)}\n    trend: rising\n"
-            f"    measures:\n{measures}")
+            f"    measures:\n{measures}"
+        )
     body = "\n\n".join(f"## Part {k}\n\n" + " ".join(sentence(rng) for _ in range(6)) for k in range(5))
     tlp = "green" if i % 10 == 0 else "clear"
     return (
@@ -103,6 +170,7 @@ def build_kb(root: Path, count: int) -> None:
 
 # -- the bare comparison app (gunicorn loads it as web:bare_app()) -----------------------------
 
+
 def bare_app():  # type: ignore[no-untyped-def]
     from flask import Flask, Response
 
@@ -119,6 +187,7 @@ def bare_app():  # type: ignore[no-untyped-def]
 
 # -- serving ---------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -126,8 +195,20 @@ def free_port() -> int:
 
 
 def gunicorn(target: str, port: int, workers: int, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           "--log-level", "warning", "--pythonpath", str(HERE), target]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--pythonpath",
+        str(HERE),
+        target,
+    ]
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -163,6 +244,7 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 
 # -- the load generator (runs as a second process) ----------------------------------------------
+
 
 def load(url: str, concurrency: int, seconds: float, max_requests: int) -> dict[str, float]:
     """Closed-loop load: each thread sends a request, waits for the whole answer, sends the next."""
@@ -211,19 +293,30 @@ def load(url: str, concurrency: int, seconds: float, max_requests: int) -> dict[
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50": pct(0.50), "p99": pct(0.99), "mean": statistics.fmean(latencies) * 1000 if latencies else 0.0}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50": pct(0.50),
+        "p99": pct(0.99),
+        "mean": statistics.fmean(latencies) * 1000 if latencies else 0.0,
+    }
 
 
 def drive(url: str, concurrency: int, seconds: float) -> dict[str, float]:
     """Run the load generator in a second process and read its JSON result."""
     out = subprocess.run(
         [sys.executable, __file__, "--load", url, "--concurrency", str(concurrency), "--seconds", str(seconds)],
-        capture_output=True, text=True, check=True, timeout=seconds + 60)
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
     return json.loads(out.stdout)
 
 
 # -- main --------------------------------------------------------------------------------------
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -244,16 +337,21 @@ def main() -> None:
         root = tmp / "site"  # not "kb": gunicorn puts its cwd on sys.path, and that name is the package
         started = time.perf_counter()
         build_kb(root, args.entries)
-        print(f"{args.entries} synthetic entries indexed in {time.perf_counter() - started:.1f} s; "
-              f"gunicorn -w {args.workers}; {args.concurrency} connections, {args.seconds:g} s per page; "
-              f"{os.cpu_count()} CPUs", flush=True)
+        print(
+            f"{args.entries} synthetic entries indexed in {time.perf_counter() - started:.1f} s; "
+            f"gunicorn -w {args.workers}; {args.concurrency} connections, {args.seconds:g} s per page; "
+            f"{os.cpu_count()} CPUs",
+            flush=True,
+        )
         port = free_port()
         site = gunicorn("kb.web.wsgi:app", port, args.workers, {"KB_ROOT": str(root)}, tmp)
         base = f"http://127.0.0.1:{port}"
-        targets = [("entry page", f"{base}/entries/tech-0001"),
-                   ("search page, one query", f"{base}/search?q=drone+OR+wallet"),
-                   ("search page, a new query each time", f"{base}/search?q={{w}}"),
-                   ("Atom feed", f"{base}/feeds/all.atom")]
+        targets = [
+            ("entry page", f"{base}/entries/tech-0001"),
+            ("search page, one query", f"{base}/search?q=drone+OR+wallet"),
+            ("search page, a new query each time", f"{base}/search?q={{w}}"),
+            ("Atom feed", f"{base}/feeds/all.atom"),
+        ]
         sizes = {}
         for name, url in targets:
             for _ in range(args.workers * 4):  # warm every worker's caches

@@ -17,9 +17,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kb.model.access import Reader
-from kb.errors import KbError, NotFound
 from kb.clock import now
+from kb.errors import KbError, NotFound
+from kb.model.access import Reader
 from kb.store import Store
 
 ROLES = ("admin", "staff", "partner")
@@ -57,9 +57,17 @@ class User:
 
 
 def _user(row: dict[str, Any]) -> User:
-    return User(id=row["id"], email=row["email"], name=row["name"] or "", role=row["role"], org=row["org"] or None,
-                disabled=bool(row["disabled"]), session_epoch=row["session_epoch"], feed_token=row["feed_token"],
-                last_login=row["last_login"])
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"] or "",
+        role=row["role"],
+        org=row["org"] or None,
+        disabled=bool(row["disabled"]),
+        session_epoch=row["session_epoch"],
+        feed_token=row["feed_token"],
+        last_login=row["last_login"],
+    )
 
 
 class Accounts:
@@ -90,8 +98,9 @@ class Accounts:
 
     # -- changing --------------------------------------------------------------------------
 
-    def add(self, email: str, password: str, role: str, *, org: str | None = None, name: str = "",
-            actor: str = "cli") -> User:
+    def add(
+        self, email: str, password: str, role: str, *, org: str | None = None, name: str = "", actor: str = "cli"
+    ) -> User:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise KbError(f"{email!r} is not an email address")
@@ -104,11 +113,20 @@ class Accounts:
         check_password(password)
         if self.by_email(email):
             raise KbError(f"a user {email} already exists; use kb users reset-password to change the password")
-        self.db["users"].insert({
-            "email": email, "name": name, "role": role, "org": org if role == "partner" else None,
-            "password_hash": _hasher.hash(password), "disabled": 0, "session_epoch": 0,
-            "feed_token": secrets.token_urlsafe(24), "created": now(), "last_login": None,
-        })
+        self.db["users"].insert(
+            {
+                "email": email,
+                "name": name,
+                "role": role,
+                "org": org if role == "partner" else None,
+                "password_hash": _hasher.hash(password),
+                "disabled": 0,
+                "session_epoch": 0,
+                "feed_token": secrets.token_urlsafe(24),
+                "created": now(),
+                "last_login": None,
+            }
+        )
         self.log(actor, "user.add", email, {"role": role, "org": org})
         user = self.by_email(email)
         assert user is not None
@@ -122,8 +140,9 @@ class Accounts:
 
     def disable(self, email: str, actor: str = "cli") -> User:
         user = self._require(email)
-        self.db["users"].update(user.id, {"disabled": 1, "session_epoch": user.session_epoch + 1,
-                                          "feed_token": secrets.token_urlsafe(24)})
+        self.db["users"].update(
+            user.id, {"disabled": 1, "session_epoch": user.session_epoch + 1, "feed_token": secrets.token_urlsafe(24)}
+        )
         self.log(actor, "user.disable", user.email)
         return self._require(email)
 
@@ -136,8 +155,9 @@ class Accounts:
     def reset_password(self, email: str, password: str, actor: str = "cli") -> User:
         user = self._require(email)
         check_password(password)
-        self.db["users"].update(user.id, {"password_hash": _hasher.hash(password),
-                                          "session_epoch": user.session_epoch + 1})
+        self.db["users"].update(
+            user.id, {"password_hash": _hasher.hash(password), "session_epoch": user.session_epoch + 1}
+        )
         self.db["login_failures"].delete_where("email = ?", [user.email])
         self.log(actor, "user.reset-password", user.email)
         return self._require(email)
@@ -183,8 +203,9 @@ class Accounts:
     # -- audit -----------------------------------------------------------------------------
 
     def log(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
-        self.db["audit"].insert({"at": now(), "actor": actor, "action": action, "target": target,
-                                 "detail": json.dumps(detail or {})})
+        self.db["audit"].insert(
+            {"at": now(), "actor": actor, "action": action, "target": target, "detail": json.dumps(detail or {})}
+        )
 
     def audit(self, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.db["audit"].rows_where(order_by="id desc", limit=limit))
@@ -197,5 +218,3 @@ class RateLimited(KbError):
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise KbError(f"a password needs at least {MIN_PASSWORD} characters")
-
-

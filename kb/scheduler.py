@@ -26,16 +26,16 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from kb.feeds import listfile as feedlist
+from kb import suggest
 from kb.config import Config
-from kb.feeds.poller import parse_iso, states, utcnow
+from kb.feeds import listfile as feedlist
+from kb.feeds.state import parse_iso, states, utcnow
+from kb.sync import update_index
 from kb.watch import open_poller
 from kb.workspace import Workspace
-from kb import suggest
-from kb.sync import update_index
 
 log = logging.getLogger(__name__)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RELOAD_SECONDS = 60
 TOPIC_MINUTES = 10
 STAGGER_SECONDS = 5  # first polls after a start are spread over this long
@@ -45,8 +45,13 @@ JOB_PREFIX = "feed:"
 class FeedScheduler:
     """The feed jobs of one knowledge base, with their own database connection and poller."""
 
-    def __init__(self, cfg: Config, blocking: bool = False, reload_seconds: int = RELOAD_SECONDS,
-                 topic_minutes: int = TOPIC_MINUTES):
+    def __init__(
+        self,
+        cfg: Config,
+        blocking: bool = False,
+        reload_seconds: int = RELOAD_SECONDS,
+        topic_minutes: int = TOPIC_MINUTES,
+    ):
         self.cfg = cfg
         self.blocking = blocking
         self.ws = Workspace.open(cfg=cfg)
@@ -58,15 +63,25 @@ class FeedScheduler:
             timezone=UTC,
         )
         self.sync_jobs()
-        self.scheduler.add_job(self.sync_jobs, IntervalTrigger(seconds=reload_seconds, timezone=UTC),
-                               id="feeds:reload", name="re-read feeds.yaml", replace_existing=True)
-        self.scheduler.add_job(self.run_topics, IntervalTrigger(minutes=topic_minutes, timezone=UTC),
-                               id="suggest:topics", name="look for new topics", replace_existing=True)
+        self.scheduler.add_job(
+            self.sync_jobs,
+            IntervalTrigger(seconds=reload_seconds, timezone=UTC),
+            id="feeds:reload",
+            name="re-read feeds.yaml",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.run_topics,
+            IntervalTrigger(minutes=topic_minutes, timezone=UTC),
+            id="suggest:topics",
+            name="look for new topics",
+            replace_existing=True,
+        )
 
     # -- jobs ------------------------------------------------------------------------------
 
     def feed_jobs(self) -> dict[str, Any]:
-        return {job.id[len(JOB_PREFIX):]: job for job in self.scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
+        return {job.id[len(JOB_PREFIX) :]: job for job in self.scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
 
     def sync_jobs(self) -> dict[str, list[str]]:
         """Make the jobs match the enabled feeds in feeds.yaml. Returns what changed."""
@@ -94,11 +109,23 @@ class FeedScheduler:
             if url in jobs:
                 continue
             upcoming = parse_iso((known.get(url) or {}).get("next_poll"))
-            first = upcoming if upcoming and upcoming > moment else moment + dt.timedelta(seconds=random.uniform(0, STAGGER_SECONDS))
+            first = (
+                upcoming
+                if upcoming and upcoming > moment
+                else moment + dt.timedelta(seconds=random.uniform(0, STAGGER_SECONDS))
+            )
             self.scheduler.add_job(
-                self.poll_job, self._trigger(feed.interval), args=[url], id=JOB_PREFIX + url,
-                name=f"poll {feed.title}", next_run_time=first, misfire_grace_time=feed.interval * 60,
-                max_instances=1, coalesce=True, replace_existing=True)
+                self.poll_job,
+                self._trigger(feed.interval),
+                args=[url],
+                id=JOB_PREFIX + url,
+                name=f"poll {feed.title}",
+                next_run_time=first,
+                misfire_grace_time=feed.interval * 60,
+                max_instances=1,
+                coalesce=True,
+                replace_existing=True,
+            )
             changes["added"].append(url)
         return changes
 

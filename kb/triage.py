@@ -34,8 +34,9 @@ class Queue:
 
 
 def snoozed_until(ws: Workspace, today: dt.date) -> dict[int, str]:
-    rows = ws.store.db.execute("SELECT suggestion_id, until FROM suggestion_snoozes WHERE until > ?",
-                               [today.isoformat()])
+    rows = ws.store.db.execute(
+        "SELECT suggestion_id, until FROM suggestion_snoozes WHERE until > ?", [today.isoformat()]
+    )
     return {row[0]: row[1] for row in rows}
 
 
@@ -65,7 +66,8 @@ def snooze(ws: Workspace, sid: int, until: dt.date, by: str, today: dt.date | No
     if s["status"] != "open":
         raise KbError(f"suggestion {sid} is {s['status']} already")
     ws.store.db["suggestion_snoozes"].upsert(
-        {"suggestion_id": sid, "until": until.isoformat(), "by": by, "at": now()}, pk="suggestion_id")
+        {"suggestion_id": sid, "until": until.isoformat(), "by": by, "at": now()}, pk="suggestion_id"
+    )
 
 
 def parse_day(text: str) -> dt.date:
@@ -90,8 +92,12 @@ def _who(by: str | None) -> str:
 
 def _source_of(item: dict[str, Any]) -> dict[str, Any]:
     date = (item.get("published") or item.get("first_seen") or "")[:10]
-    return {"title": item["title"] or item["link"] or "Feed item", "publisher": item.get("feed_title"),
-            "url": item.get("link"), "date": date or None}
+    return {
+        "title": item["title"] or item["link"] or "Feed item",
+        "publisher": item.get("feed_title"),
+        "url": item.get("link"),
+        "date": date or None,
+    }
 
 
 @dataclass
@@ -112,8 +118,11 @@ def accept(ws: Workspace, sid: int, by: str | None = None) -> Accepted:
             raise NotFound(f"entry {s['entry_slug']!r} no longer exists; dismiss suggestion {sid} instead")
         path = cfg.entries_dir / row["path"]
         added = [add_source(path, _source_of(item), display=Path(cfg.display(path))) for item in s["items"]]
-        message = (f"added {sum(added)} source{'s' * (sum(added) != 1)} to {cfg.display(path)}" if any(added)
-                   else f"{cfg.display(path)} lists that source already; nothing changed")
+        message = (
+            f"added {sum(added)} source{'s' * (sum(added) != 1)} to {cfg.display(path)}"
+            if any(added)
+            else f"{cfg.display(path)} lists that source already; nothing changed"
+        )
     else:
         sources, seen = [], set()
         for item in s["items"]:
@@ -121,12 +130,16 @@ def accept(ws: Workspace, sid: int, by: str | None = None) -> Accepted:
                 continue
             seen.add(item.get("link"))
             sources.append(_source_of(item))
-        note = (f"Suggested from {len(s['items'])} feed items that mention "
-                + ", ".join(f"'{k}'" for k in s["keywords"]) + ". Check the sources below, then write the entry.")
+        note = (
+            f"Suggested from {len(s['items'])} feed items that mention "
+            + ", ".join(f"'{k}'" for k in s["keywords"])
+            + ". Check the sources below, then write the entry."
+        )
         path = create_draft(cfg.entries_dir, s["title"], s["keywords"], sources[:15], note=note)
         message = f"created the draft {cfg.display(path)}; edit it, then run kb validate"
-    ws.store.db["suggestions"].update(sid, {"status": "accepted", "decided_at": now(), "decided_by": _who(by),
-                                            "result": cfg.display(path)})
+    ws.store.db["suggestions"].update(
+        sid, {"status": "accepted", "decided_at": now(), "decided_by": _who(by), "result": cfg.display(path)}
+    )
     update_index(ws)
     return Accepted(message, path)
 
@@ -136,5 +149,6 @@ def dismiss(ws: Workspace, sid: int, by: str | None = None, note: str | None = N
     s = suggest.get(ws, sid)
     if s["status"] != "open":
         raise KbError(f"suggestion {sid} is {s['status']} already")
-    ws.store.db["suggestions"].update(sid, {"status": "dismissed", "decided_at": now(), "decided_by": _who(by),
-                                            "note": note})
+    ws.store.db["suggestions"].update(
+        sid, {"status": "dismissed", "decided_at": now(), "decided_by": _who(by), "note": note}
+    )

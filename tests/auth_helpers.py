@@ -21,7 +21,8 @@ PEOPLE = {
 
 def csrf_token(html: str) -> str:
     found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
     assert found, "no CSRF token on the page"
     return found.group(1)
 
@@ -41,8 +42,9 @@ class AuthActions:
 
     def sign_in(self, client: FlaskClient, who: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
         page = client.get("/sign-in").get_data(as_text=True)
-        return client.post("/sign-in", data={"email": PEOPLE[who][0], "password": password,
-                                             "csrf_token": csrf_token(page)})
+        return client.post(
+            "/sign-in", data={"email": PEOPLE[who][0], "password": password, "csrf_token": csrf_token(page)}
+        )
 
     def sign_out(self, client: FlaskClient):  # type: ignore[no-untyped-def]
         page = client.get("/account").get_data(as_text=True)

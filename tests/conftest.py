@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from kb.workspace import Workspace
 from kb.sync import update_index
+from kb.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent

@@ -40,7 +40,7 @@ concurrency = 6
 def render(name: str) -> bytes:
     """A fixture file with its {{rfc822:N}} / {{iso:N}} dates set to N days ago."""
     data = (FEEDS / name).read_bytes()
-    now = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)  # stable all day
+    now = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # stable all day
 
     def stamp(match: re.Match[bytes]) -> bytes:
         when = now - dt.timedelta(days=int(match.group(2)))
@@ -245,5 +245,11 @@ def feed_yaml(entries: list[tuple[str, str]], interval: int = 60) -> str:
     """feeds.yaml text for (url, title) pairs."""
     lines = ["# Test feeds.", "feeds:"]
     for url, title in entries:
-        lines += [f"  - url: {url}", f"    title: {title}", "    tags: [test]", f"    interval: {interval}", "    enabled: true"]
+        lines += [
+            f"  - url: {url}",
+            f"    title: {title}",
+            "    tags: [test]",
+            f"    interval: {interval}",
+            "    enabled: true",
+        ]
     return "\n".join(lines) + "\n"

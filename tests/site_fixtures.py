@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from kb.sync import update_index
 from kb.web import create_app
 from kb.workspace import Workspace
-from kb.sync import update_index
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -29,16 +29,39 @@ RESTRICTED = ["secret-keys", "draft-robots", "amber-locks", "red-ledgers", "revi
 # Words that appear only in notes the public may not read: none may appear in any public response.
 CANARIES = [
     # TLP:GREEN
-    "secret-keys", "Secret key", "zanzibar", "automotive", "tags/vehicles", "key-cloning", "Cloning keys", "vehicle-theft",
-    "key cloning", "ultra-wideband",
+    "secret-keys",
+    "Secret key",
+    "zanzibar",
+    "automotive",
+    "tags/vehicles",
+    "key-cloning",
+    "Cloning keys",
+    "vehicle-theft",
+    "key cloning",
+    "ultra-wideband",
     # draft
-    "draft-robots", "Delivery robots", "parcel-theft", "Theft from delivery", "Pavement robots", "/sectors/retail",
+    "draft-robots",
+    "Delivery robots",
+    "parcel-theft",
+    "Theft from delivery",
+    "Pavement robots",
+    "/sectors/retail",
     # TLP:AMBER (shares the public tag 'drones' and sector 'prisons')
-    "amber-locks", "Amberlock", "amberlock", "quokka", "Quokka",
+    "amber-locks",
+    "Amberlock",
+    "amberlock",
+    "quokka",
+    "Quokka",
     # TLP:RED
-    "red-ledgers", "Redledger", "redledger", "narwhal", "Narwhal",
+    "red-ledgers",
+    "Redledger",
+    "redledger",
+    "narwhal",
+    "Narwhal",
     # in review
-    "review-wearables", "Okapi", "okapi",
+    "review-wearables",
+    "Okapi",
+    "okapi",
 ]
 
 

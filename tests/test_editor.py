@@ -59,7 +59,7 @@ sources:
 ---
 ## Background
 
-Body text with trailing spaces   
+Body text with trailing spaces
 and a <b>tag</b>.
 """
 
@@ -73,8 +73,11 @@ def entry_file(tmp_path: Path) -> Path:
 
 
 def all_entry_files() -> list[Path]:
-    return sorted((REPO / "entries").glob("*.md")) + sorted((DATA / "entries").glob("*.md")) \
+    return (
+        sorted((REPO / "entries").glob("*.md"))
+        + sorted((DATA / "entries").glob("*.md"))
         + sorted((DATA / "site").glob("*.md"))
+    )
 
 
 @pytest.mark.parametrize("path", all_entry_files(), ids=lambda p: p.name)
@@ -114,17 +117,24 @@ def test_a_save_keeps_comments_unknown_keys_and_formatting(entry_file: Path):
     values["title"] = "Smart locks and doorbells"
     values["risks"][0]["likelihood"] = "4"
     values["tags"] = "locks, smart-home, doorbells"
-    values["risks"][1]["measures"].append({**editor.blank_measure(), "actor": "platforms",
-                                           "measure": "Require two-factor sign-in.", "status": "adopted"})
+    values["risks"][1]["measures"].append(
+        {**editor.blank_measure(), "actor": "platforms", "measure": "Require two-factor sign-in.", "status": "adopted"}
+    )
     outcome = editor.save(entry_file, values, sha)
     assert outcome.status == "saved", outcome.problems
     assert sorted(outcome.changed) == ["risks", "tags", "title"]
-    expected = (COMMENTED
-                .replace("title: Smart locks   # the name readers know", "title: Smart locks and doorbells # the name readers know")
-                .replace('tags: [locks, "smart-home"]', "tags: [locks, smart-home, doorbells]")
-                .replace("likelihood: 3        # 1-5", "likelihood: 4        # 1-5")
-                .replace("    trend: stable\n", "    trend: stable\n    measures:\n      - actor: platforms\n"
-                         "        measure: Require two-factor sign-in.\n        status: adopted\n"))
+    expected = (
+        COMMENTED.replace(
+            "title: Smart locks   # the name readers know", "title: Smart locks and doorbells # the name readers know"
+        )
+        .replace('tags: [locks, "smart-home"]', "tags: [locks, smart-home, doorbells]")
+        .replace("likelihood: 3        # 1-5", "likelihood: 4        # 1-5")
+        .replace(
+            "    trend: stable\n",
+            "    trend: stable\n    measures:\n      - actor: platforms\n"
+            "        measure: Require two-factor sign-in.\n        status: adopted\n",
+        )
+    )
     assert entry_file.read_text() == expected
     assert outcome.sha == editor.sha256(expected.encode())
 
@@ -165,12 +175,18 @@ def test_problems_have_the_words_of_kb_validate_and_name_the_field(entry_file: P
     }
     # exactly what kb validate says about the same text, line numbers included
     _, validate = read_entry(entry_file, outcome.text.encode(), display=Path("entries/smart-locks.md"))
-    assert {str(p) for p in outcome.problems if p.severity == "error"} == {str(p) for p in validate if p.severity == "error"}
+    assert {str(p) for p in outcome.problems if p.severity == "error"} == {
+        str(p) for p in validate if p.severity == "error"
+    }
     values["reviewed"], values["tlp"], values["risks"][0]["likelihood"] = "2026-03-01", "clear", "3"
     values["risks"][1]["title"], values["sources"][0]["url"] = "Cloud account takeover", ""
     outcome = editor.save(entry_file, values, sha, known={"smart-locks"})
     assert [(p.field, p.message) for p in outcome.problems if p.severity == "error"] == [
-        ("related", "related entry 'no-such-entry' does not exist (no entries/no-such-entry.md); fix the slug or remove it")]
+        (
+            "related",
+            "related entry 'no-such-entry' does not exist (no entries/no-such-entry.md); fix the slug or remove it",
+        )
+    ]
 
 
 def test_a_change_made_since_opening_is_never_overwritten(entry_file: Path):
@@ -242,19 +258,34 @@ def test_status_changes_touch_only_the_status_and_are_validated(entry_file: Path
     bare.write_text(COMMENTED.split("risks:")[0] + "---\nBody\n")
     outcome = editor.set_status(bare, "published")
     assert outcome.status == "invalid"
-    assert [p.message for p in editor.errors(outcome.problems)] == ["a published entry needs at least one risk under risks:"]
+    assert [p.message for p in editor.errors(outcome.problems)] == [
+        "a published entry needs at least one risk under risks:"
+    ]
     assert "status: draft" in bare.read_text()
 
 
 def test_repeatable_groups_from_a_form_without_javascript():
-    form = MultiDict([
-        ("title", "T"), ("drivers", "profit"), ("drivers", "drugs"),
-        ("risks-0-origin", "0"), ("risks-0-id", "a"), ("risks-0-title", "A"), ("risks-0-drivers", "drugs"),
-        ("risks-0-measures-0-actor", "police"), ("risks-0-measures-0-measure", "Patrol"),
-        ("risks-0-measures-1-actor", ""), ("risks-0-measures-1-measure", ""),  # a blank measure: dropped
-        ("risks-1-origin", ""), ("risks-1-id", ""), ("risks-1-title", ""),  # the blank risk: dropped
-        ("sources-0-title", "S"), ("sources-0-date", "2024"), ("body", "Line\r\nTwo"),
-    ])
+    form = MultiDict(
+        [
+            ("title", "T"),
+            ("drivers", "profit"),
+            ("drivers", "drugs"),
+            ("risks-0-origin", "0"),
+            ("risks-0-id", "a"),
+            ("risks-0-title", "A"),
+            ("risks-0-drivers", "drugs"),
+            ("risks-0-measures-0-actor", "police"),
+            ("risks-0-measures-0-measure", "Patrol"),
+            ("risks-0-measures-1-actor", ""),
+            ("risks-0-measures-1-measure", ""),  # a blank measure: dropped
+            ("risks-1-origin", ""),
+            ("risks-1-id", ""),
+            ("risks-1-title", ""),  # the blank risk: dropped
+            ("sources-0-title", "S"),
+            ("sources-0-date", "2024"),
+            ("body", "Line\r\nTwo"),
+        ]
+    )
     values = editor.values_from_form(form)
     assert values["drivers"] == ["profit", "drugs"]
     assert [r["id"] for r in values["risks"]] == ["a"]

@@ -85,7 +85,11 @@ def test_dict_round_trip_and_version_ignores_formatting(tmp_path):
     again = entry_from_dict(entry_to_dict(entry), entry.path)
     assert entry_to_dict(again) == entry_to_dict(entry)
     reformatted = tmp_path / "prison-drones.md"
-    reformatted.write_text((DATA / "entries" / "prison-drones.md").read_text().replace("tags: [drones, robotics]", "tags:\n  - drones\n  - robotics"))
+    reformatted.write_text(
+        (DATA / "entries" / "prison-drones.md")
+        .read_text()
+        .replace("tags: [drones, robotics]", "tags:\n  - drones\n  - robotics")
+    )
     other, _ = read_entry(reformatted)
     assert other.content_hash != entry.content_hash
     assert version_of(other) == version_of(entry)

@@ -21,7 +21,9 @@ from kb.workspace import Workspace
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; scripts/test does)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; scripts/test does)"
+)
 
 
 def test_hostile_items_do_not_run_in_a_browser(feeds_kb, feed_server):  # noqa: F811
@@ -37,7 +39,9 @@ def test_hostile_items_do_not_run_in_a_browser(feeds_kb, feed_server):  # noqa: 
     assert len(rows) == 2
     body = "".join(
         f'<article><h2><a class="item" href="{html.escape(r["link"] or "#")}">{html.escape(r["title"])}</a></h2>'
-        f'{r["summary_html"]}{r["content_html"]}</article>' for r in rows)
+        f"{r['summary_html']}{r['content_html']}</article>"
+        for r in rows
+    )
     page_html = f"<!doctype html><html><head><title>items</title></head><body>{body}</body></html>"
     events: list[str] = []
     with sync_api.sync_playwright() as pw:
@@ -52,8 +56,10 @@ def test_hostile_items_do_not_run_in_a_browser(feeds_kb, feed_server):  # noqa: 
             assert page.locator("script, iframe, svg, form, style").count() == 0
             hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
             assert all(h == "#" or h.startswith(("http://", "https://")) for h in hrefs)
-            handlers = page.evaluate("() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]"
-                                     ".filter(a => a.name.startsWith('on')).map(a => a.name))")
+            handlers = page.evaluate(
+                "() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]"
+                ".filter(a => a.name.startsWith('on')).map(a => a.name))"
+            )
             assert handlers == []
             page.evaluate("() => document.querySelectorAll('a:not([href]), a[href^=\"#\"]').forEach(a => a.click())")
             page.wait_for_timeout(300)

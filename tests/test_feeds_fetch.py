@@ -11,12 +11,13 @@ from dataclasses import replace
 import pytest
 from feedserver import LAST_MODIFIED, feed_server  # noqa: F401
 
-from kb.feeds import fetch
 from kb.config import FeedSettings
+from kb.feeds import fetch
 from kb.feeds.fetch import Fetcher, FetchError
 
-SETTINGS = FeedSettings(allow_private=True, connect_timeout=2.0, read_timeout=1.0, total_timeout=3.0,
-                        max_bytes=1024 * 1024, concurrency=4)
+SETTINGS = FeedSettings(
+    allow_private=True, connect_timeout=2.0, read_timeout=1.0, total_timeout=3.0, max_bytes=1024 * 1024, concurrency=4
+)
 
 
 @pytest.fixture
@@ -68,21 +69,29 @@ def test_slow_and_dripping_servers_time_out(fetcher, feed_server):  # noqa: F811
         fetcher.fetch(feed_server.url("/slow"))
     assert slow.value.kind == "timeout" and time.monotonic() - started < 2.5
     started = time.monotonic()
-    with Fetcher(replace(SETTINGS, total_timeout=1.5)) as short, pytest.raises(FetchError, match="longer than 1.5 s") as drip:
+    with (
+        Fetcher(replace(SETTINGS, total_timeout=1.5)) as short,
+        pytest.raises(FetchError, match="longer than 1.5 s") as drip,
+    ):
         short.fetch(feed_server.url("/drip"))  # a byte every 0.1 s: never a read timeout
     assert drip.value.kind == "timeout" and time.monotonic() - started < 3
 
 
 def test_body_caps_streamed_declared_and_compressed(fetcher, feed_server):  # noqa: F811
-    for path, message in (("/huge", "larger than"), ("/huge?declared=1", "52,428,800 bytes"),
-                          ("/gzip-bomb", "larger than")):
+    for path, message in (
+        ("/huge", "larger than"),
+        ("/huge?declared=1", "52,428,800 bytes"),
+        ("/gzip-bomb", "larger than"),
+    ):
         with pytest.raises(FetchError, match=message) as caught:
             fetcher.fetch(feed_server.url(path))
         assert caught.value.kind == "too-large"
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "0x7f.0.0.1", "2130706433", "017700000001", "127.1",
-                                  "[::ffff:127.0.0.1]", "[::1]"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "localhost", "0x7f.0.0.1", "2130706433", "017700000001", "127.1", "[::ffff:127.0.0.1]", "[::1]"],
+)
 def test_private_addresses_are_refused_before_connecting(guarded, feed_server, host):  # noqa: F811
     with pytest.raises(FetchError, match="refused to connect") as caught:
         guarded.fetch(f"http://{host}:{feed_server.port}/feeds/rss2.xml")
@@ -108,13 +117,29 @@ def test_only_http_and_https(fetcher):
             fetcher.fetch(url)
 
 
-@pytest.mark.parametrize("address, public", [
-    ("8.8.8.8", True), ("2001:4860:4860::8888", True),
-    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-    ("255.255.255.255", False), ("::1", False), ("fe80::1", False), ("fd00:ec2::254", False),
-    ("::ffff:127.0.0.1", False), ("::ffff:8.8.8.8", True), ("64:ff9b::7f00:1", False),
-    ("2002:7f00:1::1", False), ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00:ec2::254", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        ("64:ff9b::7f00:1", False),
+        ("2002:7f00:1::1", False),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),
+    ],
+)
 def test_public_address_rule(address, public):
     assert fetch.is_public_address(ipaddress.ip_address(address)) is public

@@ -41,10 +41,10 @@ def test_plain_text_is_escaped_not_parsed():
 
 
 def test_keys_are_per_feed_and_fall_back_to_link_then_content():
-    rss = """<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
       <item><title>A</title><guid>g</guid><link>https://t.example/a</link></item>
       <item><title>B</title><link>https://t.example/b</link></item>
-      <item><title>C</title><description>only text</description></item></channel></rss>""".encode()
+      <item><title>C</title><description>only text</description></item></channel></rss>"""
     one, two = items.parse(rss, 1, "https://t.example/"), items.parse(rss, 2, "https://t.example/")
     assert len({i.key for i in one.items}) == 3 and not {i.key for i in one.items} & {i.key for i in two.items}
     edited = items.parse(rss.replace(b"<title>A</title>", b"<title>A, edited</title>"), 1, "https://t.example/")

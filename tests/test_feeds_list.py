@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from feedserver import REPO
 
-from kb.feeds import listfile as feedlist
 from kb.cli.main import main
+from kb.feeds import listfile as feedlist
 from kb.feeds.listfile import Feed, FeedListError
 
 SHIPPED = REPO / "feeds" / "feeds.yaml"
@@ -56,7 +56,10 @@ def test_problems_are_reported_by_line_and_bad_feeds_left_out(tmp_path):
     assert "feeds/feeds.yaml:15: interval must be a whole number of minutes (1 or more), got 'soon'" in text
     assert "feeds/feeds.yaml:16: enabled must be true or false, got 'yes please'" in text
     assert "feeds/feeds.yaml:17: tags is required" in text
-    assert "feeds/feeds.yaml:19: warning: unknown feed field 'colour' is ignored (known: url, title, tags, interval, enabled, technology)" in text
+    assert (
+        "feeds/feeds.yaml:19: warning: unknown feed field 'colour' is ignored (known: url, title, tags, interval, enabled, technology)"
+        in text
+    )
     path.write_text("feeds:\n  - url: [unclosed\n")
     with pytest.raises(FeedListError, match=r"feeds.yaml:\d+: YAML syntax error"):
         feedlist.load(path)
@@ -65,12 +68,27 @@ def test_problems_are_reported_by_line_and_bad_feeds_left_out(tmp_path):
 def test_edits_keep_every_other_byte(root):
     path = root / "feeds" / "feeds.yaml"
     before = path.read_text()
-    feedlist.add_feeds(path, [Feed(url="https://new.example/feed?a=1&b=2", title="New: a feed # with a hash",
-                                   tags=("news",), interval=30, enabled=True, technology="consumer-drones")])
+    feedlist.add_feeds(
+        path,
+        [
+            Feed(
+                url="https://new.example/feed?a=1&b=2",
+                title="New: a feed # with a hash",
+                tags=("news",),
+                interval=30,
+                enabled=True,
+                technology="consumer-drones",
+            )
+        ],
+    )
     after = path.read_text()
     assert after.startswith(before) and '    title: "New: a feed # with a hash"' in after
-    assert feedlist.find(feedlist.load(path)[0], "https://new.example/feed?a=1&b=2").title == "New: a feed # with a hash"
-    feedlist.update_feed(path, "https://www.europol.europa.eu/rss.xml", new_url="https://www.europol.europa.eu/feed", note="moved")
+    assert (
+        feedlist.find(feedlist.load(path)[0], "https://new.example/feed?a=1&b=2").title == "New: a feed # with a hash"
+    )
+    feedlist.update_feed(
+        path, "https://www.europol.europa.eu/rss.xml", new_url="https://www.europol.europa.eu/feed", note="moved"
+    )
     feedlist.update_feed(path, "https://www.troyhunt.com/rss/", enabled=False, note="410 Gone")
     removed = feedlist.remove_feed(path, "https://www.cisa.gov/cybersecurity-advisories/all.xml")
     assert removed.title.startswith("CISA")

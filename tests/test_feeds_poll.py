@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from feedserver import feed_server, feed_yaml, feeds_kb, render  # noqa: F401
 
-from kb.feeds import items
-from kb.feeds import poller
+from kb.feeds import items, poller
+from kb.feeds import state as feed_state
 from kb.feeds.poller import Poller
-from kb.workspace import Workspace
 from kb.sync import update_index
+from kb.workspace import Workspace
 
 
 class PollKB:
@@ -40,7 +40,7 @@ class PollKB:
         return self.poller.poll(**kwargs)
 
     def state(self, url: str) -> dict:
-        return poller.states(self.ws.store)[url]
+        return feed_state.states(self.ws.store)[url]
 
     def items(self, url: str | None = None) -> list[dict]:
         where, params = ("WHERE feed_url = ?", [url]) if url else ("", [])
@@ -77,8 +77,13 @@ def by_url(report) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_rss2_atom_rss1_then_a_second_poll_parses_nothing(kb, parse_count):
-    urls = kb.set_feeds("/feeds/rss2.xml", "/feeds/atom.xml", "/feeds/rss1.rdf", "/lastmod/topics-a.xml",
-                        "/feeds/topics-b.xml?noetag=1&nolm=1")
+    urls = kb.set_feeds(
+        "/feeds/rss2.xml",
+        "/feeds/atom.xml",
+        "/feeds/rss1.rdf",
+        "/lastmod/topics-a.xml",
+        "/feeds/topics-b.xml?noetag=1&nolm=1",
+    )
     first = kb.poll(suggest=False)
     assert {r.outcome for r in first.results} == {"new"}
     assert [len(kb.items(u)) for u in urls] == [3, 3, 2, 4, 3]
@@ -97,8 +102,13 @@ def test_rss2_atom_rss1_then_a_second_poll_parses_nothing(kb, parse_count):
     second = kb.poll(suggest=False)
     outcomes = {r.url: r.outcome for r in second.results}
     assert parse_count == [] and second.parsed == 0 and second.new_ids == []
-    assert outcomes == {urls[0]: "not-modified", urls[1]: "not-modified", urls[2]: "not-modified",
-                        urls[3]: "not-modified", urls[4]: "unchanged"}  # the last has no ETag nor Last-Modified
+    assert outcomes == {
+        urls[0]: "not-modified",
+        urls[1]: "not-modified",
+        urls[2]: "not-modified",
+        urls[3]: "not-modified",
+        urls[4]: "unchanged",
+    }  # the last has no ETag nor Last-Modified
     lastmod = [r for r in kb.server.requests if r.path == "/lastmod/topics-a.xml"]
     assert lastmod[-1].headers.get("if-modified-since") and lastmod[-1].status == 304
 
@@ -108,11 +118,15 @@ def test_items_are_searchable_beside_entries(kb):
     report = kb.poll(suggest=False)
     assert report.indexed == 3
     hits = kb.ws.index.search("quadcopter", kinds=("item",)).hits
-    assert {h.title for h in hits} == {"Police use prison flight restriction zones to seize a quadcopter",
-                                       "Drone drops of drugs and phones rise at HMP Altcourse"}
+    assert {h.title for h in hits} == {
+        "Police use prison flight restriction zones to seize a quadcopter",
+        "Drone drops of drugs and phones rise at HMP Altcourse",
+    }
     both = kb.ws.index.search("quadcopter", kinds=("entry", "item")).hits
     assert {h.kind for h in both} == {"entry", "item"}
-    assert kb.ws.index.search("quadcopter").hits and all(h.kind == "entry" for h in kb.ws.index.search("quadcopter").hits)
+    assert kb.ws.index.search("quadcopter").hits and all(
+        h.kind == "entry" for h in kb.ws.index.search("quadcopter").hits
+    )
     from kb.model.access import PUBLIC
 
     assert kb.ws.index.search("quadcopter", kinds=("item",), audience=PUBLIC).total == 0  # staff only
@@ -120,13 +134,15 @@ def test_items_are_searchable_beside_entries(kb):
 
 def test_permanent_redirect_rewrites_the_feed_list_and_keeps_its_items(kb):
     (url,) = kb.set_feeds("/moved/rss2.xml")
-    kb.feeds_file.write_text(kb.feeds_file.read_text().replace("    title: Feed 0", "    # a comment to keep\n    title: Feed 0"))
+    kb.feeds_file.write_text(
+        kb.feeds_file.read_text().replace("    title: Feed 0", "    # a comment to keep\n    title: Feed 0")
+    )
     first = kb.poll(suggest=False)
     new_url = kb.server.url("/feeds/rss2.xml")
     assert first.results[0].moved_to == new_url
     text = kb.feeds_file.read_text()
     assert f"url: {new_url}  # moved permanently (301/308) on" in text and "# a comment to keep" in text
-    assert kb.state(new_url)["failures"] == 0 and url not in poller.states(kb.ws.store)
+    assert kb.state(new_url)["failures"] == 0 and url not in feed_state.states(kb.ws.store)
     assert {i["feed_url"] for i in kb.items()} == {new_url}
     second = kb.poll(suggest=False)
     assert second.results[0].url == new_url and second.results[0].outcome == "not-modified"
@@ -146,7 +162,9 @@ def test_410_disables_the_feed(kb):
     gone, ok = kb.set_feeds("/gone", "/feeds/rss2.xml")
     report = kb.poll(suggest=False)
     assert by_url(report)[gone].outcome == "gone" and by_url(report)[ok].outcome == "new"
-    assert re.search(r"enabled: false  # disabled by the poller: 410 Gone on \d{4}-\d\d-\d\d", kb.feeds_file.read_text())
+    assert re.search(
+        r"enabled: false  # disabled by the poller: 410 Gone on \d{4}-\d\d-\d\d", kb.feeds_file.read_text()
+    )
     assert kb.state(gone)["status"] == "gone"
     again = kb.poll(suggest=False)
     assert by_url(again)[gone].outcome == "disabled"
@@ -154,12 +172,14 @@ def test_410_disables_the_feed(kb):
 
 
 def test_429_and_503_honour_retry_after(kb):
-    busy, down = kb.set_feeds("/status/429?retry_after=120", "/status/503?retry_after=Wed,%2021%20Oct%202099%2007:28:00%20GMT")
+    busy, down = kb.set_feeds(
+        "/status/429?retry_after=120", "/status/503?retry_after=Wed,%2021%20Oct%202099%2007:28:00%20GMT"
+    )
     kb.poll(suggest=False)
     state = kb.state(busy)
-    held = dt.datetime.fromisoformat(state["held_until"]) - dt.datetime.now(dt.timezone.utc)
+    held = dt.datetime.fromisoformat(state["held_until"]) - dt.datetime.now(dt.UTC)
     assert 100 < held.total_seconds() <= 120 and state["failures"] == 1 and "Retry-After 120 s" in state["last_error"]
-    far = dt.datetime.fromisoformat(kb.state(down)["held_until"]) - dt.datetime.now(dt.timezone.utc)
+    far = dt.datetime.fromisoformat(kb.state(down)["held_until"]) - dt.datetime.now(dt.UTC)
     assert far.total_seconds() == pytest.approx(24 * 3600, abs=5)  # capped at feeds.max_backoff
     again = kb.poll(suggest=False)
     assert {r.outcome for r in again.results} == {"held"}
@@ -177,17 +197,31 @@ def test_errors_back_off_exponentially_with_jitter(kb):
         assert report.results[0].error == "HTTP 500 Internal Server Error"
         state = kb.state(url)
         assert state["failures"] == n and state["status"] == "error"
-        waits.append((dt.datetime.fromisoformat(state["next_poll"]) - dt.datetime.fromisoformat(state["last_fetch"])).total_seconds() / 60)
+        waits.append(
+            (
+                dt.datetime.fromisoformat(state["next_poll"]) - dt.datetime.fromisoformat(state["last_fetch"])
+            ).total_seconds()
+            / 60
+        )
     assert waits[0] == pytest.approx(60, rel=0.11) and waits[1] == pytest.approx(120, rel=0.11)
     assert waits[2] == pytest.approx(240, rel=0.11)
-    assert poller.backoff_minutes(60, 30, 24 * 60) == 24 * 60
+    assert feed_state.backoff_minutes(60, 30, 24 * 60) == 24 * 60
     assert kb.poll(suggest=False).results[0].outcome == "held"
 
 
 def test_hostile_feeds_are_contained_and_the_others_still_poll(kb, parse_count):
-    urls = kb.set_feeds("/feeds/bomb.xml", "/feeds/xxe.xml", "/huge", "/huge?declared=1", "/gzip-bomb", "/slow",
-                        "/feeds/malformed.xml", "/feeds/wrong-encoding.xml", "/text/x?body=/etc/passwd",
-                        "/feeds/rss2.xml")
+    urls = kb.set_feeds(
+        "/feeds/bomb.xml",
+        "/feeds/xxe.xml",
+        "/huge",
+        "/huge?declared=1",
+        "/gzip-bomb",
+        "/slow",
+        "/feeds/malformed.xml",
+        "/feeds/wrong-encoding.xml",
+        "/text/x?body=/etc/passwd",
+        "/feeds/rss2.xml",
+    )
     started = time.monotonic()
     report = kb.poll(suggest=False)
     assert time.monotonic() - started < 5  # concurrently: the slow feed costs one read timeout
@@ -214,8 +248,21 @@ def test_scripts_and_javascript_links_never_survive(kb):
     rows = kb.items(url)
     assert rows[0]["title"] == "Scripted title" and rows[0]["link"] is None
     html = " ".join(r["summary_html"] + r["content_html"] + r["title"] for r in rows).lower()
-    for bad in ("<script", "javascript:", "vbscript:", "data:text", "onerror", "onclick", "onload", "<iframe",
-                "<style", "<svg", "<form", "<input", "alert("):
+    for bad in (
+        "<script",
+        "javascript:",
+        "vbscript:",
+        "data:text",
+        "onerror",
+        "onclick",
+        "onload",
+        "<iframe",
+        "<style",
+        "<svg",
+        "<form",
+        "<input",
+        "alert(",
+    ):
         assert bad not in html, bad
     stored = kb.ws.index.search("hello OR encoded", kinds=("item",)).hits
     assert stored and all("<" not in (h.summary or "") for h in stored)
@@ -225,7 +272,9 @@ def test_an_updated_item_updates_its_row_and_dedupe_falls_back(kb):
     (url,) = kb.set_feeds("/feeds/rss2.xml")
     kb.poll(suggest=False)
     body = (Path(__file__).parent / "data" / "feeds" / "rss2.xml").read_text()
-    changed = render("rss2.xml").decode().replace("Kitchen staff win catering award", "Kitchen staff win national award")
+    changed = (
+        render("rss2.xml").decode().replace("Kitchen staff win catering award", "Kitchen staff win national award")
+    )
     kb.server.overrides["/feeds/rss2.xml"] = changed.encode()
     report = kb.poll(suggest=False)
     assert report.results[0].outcome == "new" and len(report.results[0].updated_ids) == 1 and not report.new_ids
@@ -268,8 +317,9 @@ def test_kb_poll_command(feeds_kb, feed_server):  # noqa: F811
 
     from kb.cli.main import main
 
-    (feeds_kb / "feeds" / "feeds.yaml").write_text(feed_yaml([(feed_server.url("/feeds/rss2.xml"), "Prison Watch"),
-                                                              (feed_server.url("/status/500"), "Broken")]))
+    (feeds_kb / "feeds" / "feeds.yaml").write_text(
+        feed_yaml([(feed_server.url("/feeds/rss2.xml"), "Prison Watch"), (feed_server.url("/status/500"), "Broken")])
+    )
     run = lambda *a: CliRunner().invoke(main, ["--root", str(feeds_kb), *a], catch_exceptions=False)  # noqa: E731
     result = run("poll")
     assert result.exit_code == 0, result.output

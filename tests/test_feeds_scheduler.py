@@ -9,14 +9,18 @@ import time
 from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
 
 from kb import config
-from kb.feeds.poller import states
+from kb.feeds.state import states
 from kb.scheduler import FeedScheduler, start_background
 
 
 def write_feeds(root, entries):  # type: ignore[no-untyped-def]
-    (root / "feeds" / "feeds.yaml").write_text(feed_yaml(entries[:1], interval=30) + "".join(
-        f"  - url: {url}\n    title: {title}\n    tags: [test]\n    interval: {minutes}\n    enabled: {str(on).lower()}\n"
-        for url, title, minutes, on in entries[1:]))
+    (root / "feeds" / "feeds.yaml").write_text(
+        feed_yaml(entries[:1], interval=30)
+        + "".join(
+            f"  - url: {url}\n    title: {title}\n    tags: [test]\n    interval: {minutes}\n    enabled: {str(on).lower()}\n"
+            for url, title, minutes, on in entries[1:]
+        )
+    )
 
 
 def test_one_job_per_enabled_feed_with_safe_defaults(feeds_kb, feed_server):  # noqa: F811
@@ -58,7 +62,7 @@ def test_held_feeds_are_skipped_and_first_runs_follow_the_stored_schedule(feeds_
     again = FeedScheduler(config.load(feeds_kb))  # a restart keeps the backoff
     try:
         first_run = again.feed_jobs()[busy].next_run_time
-        assert first_run > dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=9)
+        assert first_run > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=9)
     finally:
         again.shutdown()
 
@@ -69,7 +73,7 @@ def test_background_scheduler_polls_and_stops(feeds_kb, feed_server):  # noqa: F
     feeds = start_background(config.load(feeds_kb))
     try:
         job = feeds.feed_jobs()[url]
-        job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+        job.modify(next_run_time=dt.datetime.now(dt.UTC))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not feed_server.requests:
             time.sleep(0.05)
@@ -93,8 +97,12 @@ def test_kb_scheduler_runs_until_terminated(feeds_kb, feed_server):  # noqa: F81
 
     url = feed_server.url("/feeds/rss2.xml")
     write_feeds(feeds_kb, [(url, "Prison Watch")])
-    proc = subprocess.Popen([sys.executable, "-c", "from kb.cli.main import main; main()", "--root", str(feeds_kb), "scheduler"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from kb.cli.main import main; main()", "--root", str(feeds_kb), "scheduler"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not feed_server.requests:

@@ -13,22 +13,31 @@ from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
 from kb import suggest, triage
 from kb.cli.main import main
 from kb.model.entry import read_entry
+from kb.sync import update_index
 from kb.watch import open_poller
 from kb.workspace import Workspace
-from kb.sync import update_index
 
-FIXTURES = ["/feeds/rss2.xml", "/feeds/atom.xml", "/feeds/rss1.rdf", "/feeds/topics-a.xml", "/feeds/topics-b.xml",
-            "/feeds/topics-c.xml"]
-GLASSES = {"Smart glasses used to film strangers covertly on trains",
-           "Students pair smart glasses with facial recognition to identify passers-by",
-           "Regulator asks makers of smart glasses to make recording obvious",
-           "Shoplifting gangs wear smart glasses to scout store layouts"}
+FIXTURES = [
+    "/feeds/rss2.xml",
+    "/feeds/atom.xml",
+    "/feeds/rss1.rdf",
+    "/feeds/topics-a.xml",
+    "/feeds/topics-b.xml",
+    "/feeds/topics-c.xml",
+]
+GLASSES = {
+    "Smart glasses used to film strangers covertly on trains",
+    "Students pair smart glasses with facial recognition to identify passers-by",
+    "Regulator asks makers of smart glasses to make recording obvious",
+    "Shoplifting gangs wear smart glasses to scout store layouts",
+}
 
 
 @pytest.fixture
 def polled(feeds_kb, feed_server) -> Iterator[Workspace]:  # noqa: F811
     (feeds_kb / "feeds" / "feeds.yaml").write_text(
-        feed_yaml([(feed_server.url(p), p.split("/")[-1].split(".")[0].title()) for p in FIXTURES]))
+        feed_yaml([(feed_server.url(p), p.split("/")[-1].split(".")[0].title()) for p in FIXTURES])
+    )
     ws = Workspace.open(feeds_kb)
     update_index(ws)
     with open_poller(ws) as p:
@@ -59,16 +68,23 @@ def test_the_right_entries_get_update_suggestions(polled):
     }
     assert expected <= set(got)
     titles = {title for _, title in got}
-    for unrelated in ("Kitchen staff win catering award", "Additive manufacturing show opens in Birmingham",
-                      "Allotment society celebrates record pumpkin harvest", "Library extends opening hours for exam season",
-                      "Orchestra announces spring concert programme", *GLASSES):
+    for unrelated in (
+        "Kitchen staff win catering award",
+        "Additive manufacturing show opens in Birmingham",
+        "Allotment society celebrates record pumpkin harvest",
+        "Library extends opening hours for exam season",
+        "Orchestra announces spring concert programme",
+        *GLASSES,
+    ):
         assert unrelated not in titles
     assert ("smart-locks", "Thieves use relay attack to steal keyless cars from driveways") not in got  # a weaker match
     drones = got[("consumer-drones", "Police use prison flight restriction zones to seize a quadcopter")]
     assert drones["reasons"][0].startswith("mentions the entry's watch terms: ")
     assert "flight restriction zone" in drones["reasons"][0] and "threshold 0.35" in drones["reasons"][1]
     assert drones["reasons"][2] == "from the feed Rss2"
-    catering = next(polled.store.db.query("SELECT decision, decision_reason FROM feed_items WHERE title LIKE 'Kitchen%'"))
+    catering = next(
+        polled.store.db.query("SELECT decision, decision_reason FROM feed_items WHERE title LIKE 'Kitchen%'")
+    )
     assert catering["decision"] == "none" and catering["decision_reason"].startswith("nothing:")
 
 
@@ -105,9 +121,12 @@ def test_accepting_an_update_adds_the_source_and_nothing_else(polled):
     assert result.message == "added 1 source to entries/3d-printing.md"
     after = path.read_text()
     added = [line for line in after.splitlines() if line not in before.splitlines()]
-    assert added == ['  - title: "Police seize 3D-printed gun parts and an FGC-9 in a workshop raid"',
-                     '    publisher: "Atom"', '    url: "https://firearms-monitor.example/2026/fgc-9-raid"',
-                     added[3]]
+    assert added == [
+        '  - title: "Police seize 3D-printed gun parts and an FGC-9 in a workshop raid"',
+        '    publisher: "Atom"',
+        '    url: "https://firearms-monitor.example/2026/fgc-9-raid"',
+        added[3],
+    ]
     assert added[3].startswith("    date: 20")
     assert len(after.splitlines()) == len(before.splitlines()) + 4
     assert after.split("\n---\n", 1)[1] == before.split("\n---\n", 1)[1]  # the body is untouched
@@ -143,7 +162,9 @@ def test_kb_suggestions_commands(polled):
     topic_id = suggest.listing(polled, "open", "new-topic")[0]["id"]
     shown = run("suggestions", "show", str(topic_id))
     assert "why:" in shown.output and "items (4):" in shown.output and "Smart glasses used to film" in shown.output
-    assert run("suggestions", "dismiss", str(topic_id), "--note", "later").output == f"dismissed suggestion {topic_id}\n"
+    assert (
+        run("suggestions", "dismiss", str(topic_id), "--note", "later").output == f"dismissed suggestion {topic_id}\n"
+    )
     twice = run("suggestions", "accept", str(topic_id))
     assert twice.exit_code == 1 and f"suggestion {topic_id} is dismissed already" in twice.output
     update_id = suggest.listing(polled, "open", "update")[0]["id"]

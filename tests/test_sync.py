@@ -4,12 +4,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import add_broken
 
 from kb.model.access import PUBLIC
-from kb.workspace import Workspace
 from kb.sync import update_index
+from kb.workspace import Workspace
 
 
 def titles(ws, query, **kw):

@@ -70,8 +70,10 @@ def test_roles_guard_staff_pages(client, auth):  # noqa: F811
 
 def test_next_is_never_an_open_redirect(client, auth):  # noqa: F811
     page = client.get("/sign-in?next=https://evil.example/").get_data(as_text=True)
-    response = client.post("/sign-in?next=https://evil.example/", data={
-        "email": "sam@kb.example", "password": PASSWORD, "csrf_token": csrf_token(page)})
+    response = client.post(
+        "/sign-in?next=https://evil.example/",
+        data={"email": "sam@kb.example", "password": PASSWORD, "csrf_token": csrf_token(page)},
+    )
     assert response.location == "/"
 
 

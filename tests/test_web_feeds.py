@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import os
 
 import feedparser
 import pytest
 from site_fixtures import PUBLIC, app, client, edit, site_root, site_ws  # noqa: F401
+
 from kb.sync import update_index
 
 
@@ -37,7 +37,7 @@ def test_atom_feed_of_all_public_notes(client):  # noqa: F811
     assert response.content_type == "application/atom+xml; charset=utf-8"
     assert feed.version == "atom10"
     assert sorted(slugs(feed)) == sorted(PUBLIC)
-    assert all(e.id == f"tag:kb.example.test,2026:{s}" for e, s in zip(feed.entries, slugs(feed)))
+    assert all(e.id == f"tag:kb.example.test,2026:{s}" for e, s in zip(feed.entries, slugs(feed), strict=False))
     self_links = [link.href for link in feed.feed.links if link.rel == "self"]
     assert self_links == ["http://localhost/feeds/all.atom"]  # the URL it was served from
     newest = max(e.updated_parsed for e in feed.entries)
@@ -84,16 +84,16 @@ def test_unchanged_feed_is_the_same_bytes_and_a_304(client, site_ws, site_root, 
 
 def test_a_real_change_updates_only_that_note_and_says_what_changed(client, site_ws, site_root, later):  # noqa: F811
     _, before = parse(client, "/feeds/all.atom")
-    dates = {s: e.updated for s, e in zip(slugs(before), before.entries)}
+    dates = {s: e.updated for s, e in zip(slugs(before), before.entries, strict=False)}
     edit(site_root, "printed-guns", "likelihood: 3", "likelihood: 4")
     update_index(site_ws)
     _, after = parse(client, "/feeds/all.atom")
     assert slugs(after)[0] == "printed-guns"  # newest change first
     changed = after.entries[0]
-    assert 'raised from 15 to 20' in changed.content[0].value
+    assert "raised from 15 to 20" in changed.content[0].value
     assert changed.updated >= dates["printed-guns"]
     assert after.feed.updated == changed.updated
-    for slug, entry in zip(slugs(after), after.entries):
+    for slug, entry in zip(slugs(after), after.entries, strict=False):
         if slug != "printed-guns":
             assert entry.updated == dates[slug]
 
@@ -103,7 +103,7 @@ def test_a_note_made_public_shows_as_new_without_its_restricted_past(client, sit
     edit(site_root, "secret-keys", "likelihood: 4", "likelihood: 3")
     update_index(site_ws)
     _, feed = parse(client, "/feeds/all.atom")
-    entry = dict(zip(slugs(feed), feed.entries))["secret-keys"]
+    entry = dict(zip(slugs(feed), feed.entries, strict=False))["secret-keys"]
     assert "New note" in entry.content[0].value
     assert "raised" not in entry.content[0].value and "lowered" not in entry.content[0].value
     assert client.get("/api/entries/secret-keys").get_json()["changes"] == ["New note"]

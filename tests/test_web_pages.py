@@ -8,8 +8,8 @@ import sys
 import pytest
 from site_fixtures import app, client, edit, site_root, site_ws  # noqa: F401
 
-from kb.web import create_app
 from kb.sync import update_index
+from kb.web import create_app
 
 
 def text(response) -> str:
@@ -18,11 +18,11 @@ def text(response) -> str:
 
 def test_home_shows_new_highest_risks_and_radar(client):  # noqa: F811
     page = text(client.get("/"))
-    assert "<h2 class=\"govuk-heading-l\">New and updated</h2>" in page
+    assert '<h2 class="govuk-heading-l">New and updated</h2>' in page
     assert "Highest risks" in page and "Delivery of contraband into prisons" in page
     svg = re.search(r"<svg[^>]*app-radar.*?</svg>", page, re.S).group(0)
     assert 'role="img"' in svg and "<title" in svg and "<desc" in svg
-    assert svg.count('<circle cx=') >= 3 + 4  # three notes plus the four rings
+    assert svg.count("<circle cx=") >= 3 + 4  # three notes plus the four rings
     table = page.split("The radar as a table")[1].split("</table>")[0]
     assert table.split("<tbody")[1].count("<tr ") == 3
     assert "3 risk notes published" in page
@@ -55,17 +55,20 @@ def test_overdue_review_is_a_visible_warning(client):  # noqa: F811
     assert "15 January 2020" in page
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("/entries/", ["3D-printed firearms", "Doorbell cameras", "Prison drones"]),
-    ("/sectors/", ["Prisons", "Home security", "Manufacturing", "Policing"]),
-    ("/sectors/prisons", ["Prison drones", "Doorbell cameras", "/feeds/sectors/prisons.rss", "Subscribe"]),
-    ("/tags/", ["Drones", "Firearms", "Iot"]),
-    ("/tags/firearms", ["3D-printed firearms", "/feeds/tags/firearms.atom"]),
-    ("/drivers/", ["Opportunity", "Drugs", "Character"]),
-    ("/drivers/drugs", ["Prison drones"]),
-    ("/horizons/", ["Now"]),
-    ("/horizons/now", ["Prison drones", "3D-printed firearms", "Doorbell cameras"]),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("/entries/", ["3D-printed firearms", "Doorbell cameras", "Prison drones"]),
+        ("/sectors/", ["Prisons", "Home security", "Manufacturing", "Policing"]),
+        ("/sectors/prisons", ["Prison drones", "Doorbell cameras", "/feeds/sectors/prisons.rss", "Subscribe"]),
+        ("/tags/", ["Drones", "Firearms", "Iot"]),
+        ("/tags/firearms", ["3D-printed firearms", "/feeds/tags/firearms.atom"]),
+        ("/drivers/", ["Opportunity", "Drugs", "Character"]),
+        ("/drivers/drugs", ["Prison drones"]),
+        ("/horizons/", ["Now"]),
+        ("/horizons/now", ["Prison drones", "3D-printed firearms", "Doorbell cameras"]),
+    ],
+)
 def test_browse_pages(client, url, expected):  # noqa: F811
     response = client.get(url)
     assert response.status_code == 200
@@ -76,7 +79,10 @@ def test_browse_pages(client, url, expected):  # noqa: F811
 def test_sector_page_lists_highest_risk_first_and_feeds_are_discoverable(client):  # noqa: F811
     page = text(client.get("/sectors/prisons"))
     assert page.index("Prison drones") < page.index("Doorbell cameras")
-    assert '<link rel="alternate" type="application/rss+xml" title="Horizon KB: Prisons (RSS)" href="/feeds/sectors/prisons.rss">' in page
+    assert (
+        '<link rel="alternate" type="application/rss+xml" title="Horizon KB: Prisons (RSS)" href="/feeds/sectors/prisons.rss">'
+        in page
+    )
 
 
 def test_unknown_facet_value_and_kind_are_404(client):  # noqa: F811

@@ -16,16 +16,33 @@ from site_fixtures import CANARIES, PUBLIC, RESTRICTED, app, client, site_root  
 from kb.workspace import Workspace
 
 SKIP_ENDPOINTS = {"static", "assets.govuk", "assets.govuk_assets"}
-QUERIES = ["zanzibar", "quokka", "narwhal", "okapi", "robots", "key cloning", "drone", "prisons", "*",
-           "status:draft", "tlp:green", "tlp:red", "tag:vehicles", "sector:automotive", "secret*"]
+QUERIES = [
+    "zanzibar",
+    "quokka",
+    "narwhal",
+    "okapi",
+    "robots",
+    "key cloning",
+    "drone",
+    "prisons",
+    "*",
+    "status:draft",
+    "tlp:green",
+    "tlp:red",
+    "tag:vehicles",
+    "sector:automotive",
+    "secret*",
+]
 
 
 def all_values(site_root):  # noqa: F811
     """Every slug, tag, sector, driver and horizon in the knowledge base, restricted ones too."""
     ws = Workspace.open(site_root)
     try:
-        values = {kind: sorted({row["value"] for row in ws.store.db["facets"].rows_where("kind = ?", [kind])})
-                  for kind in ("tag", "sector", "driver")}
+        values = {
+            kind: sorted({row["value"] for row in ws.store.db["facets"].rows_where("kind = ?", [kind])})
+            for kind in ("tag", "sector", "driver")
+        }
         values["horizon"] = sorted({row["horizon"] for row in ws.store.db["entries"].rows})
         values["slug"] = sorted(ws.store.slugs()) + ["no-such-note"]
     finally:
@@ -59,7 +76,7 @@ def urls_for(app, site_root, token="no-such-token"):  # noqa: F811
             else:
                 raise AssertionError(f"add values for <{name}> in {rule.rule}")
         for combo in itertools.product(*choices):
-            kw = dict(zip(args, combo))
+            kw = dict(zip(args, combo, strict=False))
             if "segment" in kw and rule.rule.startswith("/feeds/") and kw["segment"] not in ("sectors", "tags"):
                 continue
             path = rule.rule
@@ -69,7 +86,12 @@ def urls_for(app, site_root, token="no-such-token"):  # noqa: F811
     for q in QUERIES:
         for base in ("/search", "/api/search"):
             yield f"{base}?{urlencode({'q': q})}", (q,)
-            for kind, value in (("sector", "automotive"), ("tag", "vehicles"), ("sector", "prisons"), ("tag", "drones")):
+            for kind, value in (
+                ("sector", "automotive"),
+                ("tag", "vehicles"),
+                ("sector", "prisons"),
+                ("tag", "drones"),
+            ):
                 yield f"{base}?{urlencode({'q': q, kind: value})}", (q, value)
     for kind in ("sector", "tag", "driver", "horizon"):
         for value in values[kind if kind != "horizon" else "horizon"]:
@@ -85,8 +107,14 @@ def test_no_restricted_word_through_any_door(app, client, site_root):  # noqa: F
             assert response.location.startswith("/sign-in"), url
         body = response.get_data(as_text=True)
         for text in echoed:  # what the reader typed may be shown back to them
-            for form in {text, quote(text), quote(text, safe=""), urlencode({"x": text})[2:],
-                         text.replace('"', "&#34;"), text.replace("*", "%2A")}:
+            for form in {
+                text,
+                quote(text),
+                quote(text, safe=""),
+                urlencode({"x": text})[2:],
+                text.replace('"', "&#34;"),
+                text.replace("*", "%2A"),
+            }:
                 body = body.replace(form, "")
         leaked = [word for word in CANARIES if word in body]
         assert not leaked, f"{url} leaks {leaked}"
@@ -102,8 +130,16 @@ def test_a_restricted_note_is_not_found_exactly_like_a_missing_one(client):  # n
             response = client.get(prefix + slug)
             assert response.status_code == 404
             assert response.data == client.get(prefix + "no-such-note").data
-    for url in ("/feeds/tags/vehicles.atom", "/feeds/sectors/automotive.rss", "/sectors/automotive", "/tags/vehicles",
-                "/sectors/retail", "/tags/amberlock-tag", "/sectors/redledger-sector", "/tags/okapi-tag"):
+    for url in (
+        "/feeds/tags/vehicles.atom",
+        "/feeds/sectors/automotive.rss",
+        "/sectors/automotive",
+        "/tags/vehicles",
+        "/sectors/retail",
+        "/tags/amberlock-tag",
+        "/sectors/redledger-sector",
+        "/tags/okapi-tag",
+    ):
         assert client.get(url).status_code == 404, url
     for slug in PUBLIC:
         assert client.get(f"/entries/{slug}").status_code == 200

@@ -15,11 +15,27 @@ from staff_fixtures import FEED_URL, add_feed_item, add_update_suggestion
 
 from kb.accounts import Accounts
 
-GET_ROUTES = ["/staff/", "/staff/entries/prison-drones", "/staff/entries/prison-drones/edit", "/staff/entries/new",
-              "/staff/feeds", f"/staff/feeds/feed?url={FEED_URL}", "/staff/entries/draft-robots/edit"]
-POST_ROUTES = ["/staff/suggestions/{sid}/accept", "/staff/suggestions/{sid}/dismiss", "/staff/suggestions/{sid}/snooze",
-               "/staff/entries/draft-robots/status", "/staff/entries/draft-robots/edit", "/staff/entries/new",
-               "/staff/feeds", "/staff/feeds/pause", "/staff/feeds/resume", "/staff/feeds/remove"]
+GET_ROUTES = [
+    "/staff/",
+    "/staff/entries/prison-drones",
+    "/staff/entries/prison-drones/edit",
+    "/staff/entries/new",
+    "/staff/feeds",
+    f"/staff/feeds/feed?url={FEED_URL}",
+    "/staff/entries/draft-robots/edit",
+]
+POST_ROUTES = [
+    "/staff/suggestions/{sid}/accept",
+    "/staff/suggestions/{sid}/dismiss",
+    "/staff/suggestions/{sid}/snooze",
+    "/staff/entries/draft-robots/status",
+    "/staff/entries/draft-robots/edit",
+    "/staff/entries/new",
+    "/staff/feeds",
+    "/staff/feeds/pause",
+    "/staff/feeds/resume",
+    "/staff/feeds/remove",
+]
 
 
 @pytest.fixture
@@ -36,9 +52,14 @@ def ws(app):  # noqa: F811
 def sid(ws, site_root):  # noqa: F811
     (site_root / "feeds" / "feeds.yaml").write_text(
         f"# Test feeds.\nfeeds:\n  - url: {FEED_URL}\n    title: Example news\n    tags: [test]\n"
-        "    interval: 60\n    enabled: true\n")
-    item = add_feed_item(ws, "Quadcopter drops phones into HMP Example", "https://news.example.test/a",
-                         html='<p>Seized <script>alert("x")</script><a href="javascript:alert(1)">link</a></p>')
+        "    interval: 60\n    enabled: true\n"
+    )
+    item = add_feed_item(
+        ws,
+        "Quadcopter drops phones into HMP Example",
+        "https://news.example.test/a",
+        html='<p>Seized <script>alert("x")</script><a href="javascript:alert(1)">link</a></p>',
+    )
     return add_update_suggestion(ws, "prison-drones", [item])
 
 
@@ -49,7 +70,7 @@ def entry_path(site_root: Path, slug: str) -> Path:  # noqa: F811
 def form_fields(html: str) -> list[tuple[str, str]]:
     """The fields a browser would submit from the editor form (inputs, selected options, checked
     boxes, textareas), without any button."""
-    form = html[html.index('id="entry-form"'):]
+    form = html[html.index('id="entry-form"') :]
     fields: list[tuple[str, str]] = []
     for tag in re.finditer(r"<input ([^>]*)>", form):
         attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', tag.group(1)))
@@ -159,7 +180,9 @@ def test_accepting_a_suggestion_adds_the_source_and_reindexes(client, auth, sid,
 
 
 def test_dismissing_keeps_the_reason_and_snoozing_hides_until_the_day(client, auth, sid, ws):  # noqa: F811
-    other = add_update_suggestion(ws, "printed-guns", [add_feed_item(ws, "Printed gun seized", "https://news.example.test/b")])
+    other = add_update_suggestion(
+        ws, "printed-guns", [add_feed_item(ws, "Printed gun seized", "https://news.example.test/b")]
+    )
     auth.sign_in(client, "staff")
     auth.post(client, f"/staff/suggestions/{sid}/dismiss", {"reason": "old news"}, form_page="/staff/")
     row = ws.store.db["suggestions"].get(sid)
@@ -179,12 +202,14 @@ def test_dismissing_keeps_the_reason_and_snoozing_hides_until_the_day(client, au
 def test_saving_from_the_editor_updates_file_index_and_audit(client, auth, site_root, ws):  # noqa: F811
     auth.sign_in(client, "staff")
     before = entry_path(site_root, "prison-drones").read_text()
-    response = submit(client, "/staff/entries/prison-drones/edit", {"title": "Prison drone deliveries",
-                                                                      "risks-1-likelihood": "3"})
+    response = submit(
+        client, "/staff/entries/prison-drones/edit", {"title": "Prison drone deliveries", "risks-1-likelihood": "3"}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     after = entry_path(site_root, "prison-drones").read_text()
     assert after == before.replace("title: Prison drones", "title: Prison drone deliveries").replace(
-        "    likelihood: 2\n", "    likelihood: 3\n")
+        "    likelihood: 2\n", "    likelihood: 3\n"
+    )
     assert "Prison drone deliveries" in client.get("/entries/prison-drones").get_data(as_text=True)
     assert "Prison drone deliveries" in client.get("/search?q=deliveries").get_data(as_text=True)
     log = Accounts(ws.store).audit()[0]
@@ -202,7 +227,9 @@ def test_problems_are_shown_beside_the_field_in_kb_validate_words(client, auth, 
     assert "<title>Error: " in page
     assert '<a href="#reviewed">reviewed must be a date YYYY-MM-DD, got &#39;2026-13-01&#39;</a>' in page
     assert 'id="reviewed-error"' in page and 'govuk-input--error" id="reviewed"' in page
-    assert 'href="#risks-0-id">id must be a lower-case slug like &#39;prison-contraband&#39;; got &#39;Bad Id&#39;' in page
+    assert (
+        'href="#risks-0-id">id must be a lower-case slug like &#39;prison-contraband&#39;; got &#39;Bad Id&#39;' in page
+    )
     assert entry_path(site_root, "prison-drones").read_bytes() == before
     assert 'value="Bad Id"' in page  # what was typed is kept
 
@@ -213,8 +240,12 @@ def test_two_editors_the_second_save_is_refused_with_both_versions(app, auth, si
     auth.sign_in(second, "admin")
     page_one = first.get("/staff/entries/printed-guns/edit").get_data(as_text=True)
     page_two = second.get("/staff/entries/printed-guns/edit").get_data(as_text=True)
-    assert submit(first, "/staff/entries/printed-guns/edit", {"summary": "First editor's summary."},
-                  page=page_one).status_code == 302
+    assert (
+        submit(
+            first, "/staff/entries/printed-guns/edit", {"summary": "First editor's summary."}, page=page_one
+        ).status_code
+        == 302
+    )
     saved = entry_path(site_root, "printed-guns").read_bytes()
     response = submit(second, "/staff/entries/printed-guns/edit", {"title": "Second editor's title"}, page=page_two)
     assert response.status_code == 409
@@ -247,26 +278,45 @@ def test_groups_are_added_and_removed_without_javascript(client, auth, site_root
 
 def test_a_new_risk_and_source_are_written_in_the_schema_shape(client, auth, site_root):  # noqa: F811
     auth.sign_in(client, "staff")
-    response = submit(client, "/staff/entries/printed-guns/edit", {
-        "risks-1-id": "blueprint-sharing", "risks-1-title": "Sharing of gun blueprints", "risks-1-role": "tool",
-        "risks-1-crime_types": "firearms-offences", "risks-1-likelihood": "3", "risks-1-impact": "5",
-        "risks-1-trend": "rising", "risks-1-measures-0-actor": "platforms",
-        "risks-1-measures-0-measure": "Remove blueprint files.", "risks-1-measures-0-status": "in-progress",
-        "sources-1-title": "A report", "sources-1-url": "https://example.test/report", "sources-1-date": "2025-02"})
+    response = submit(
+        client,
+        "/staff/entries/printed-guns/edit",
+        {
+            "risks-1-id": "blueprint-sharing",
+            "risks-1-title": "Sharing of gun blueprints",
+            "risks-1-role": "tool",
+            "risks-1-crime_types": "firearms-offences",
+            "risks-1-likelihood": "3",
+            "risks-1-impact": "5",
+            "risks-1-trend": "rising",
+            "risks-1-measures-0-actor": "platforms",
+            "risks-1-measures-0-measure": "Remove blueprint files.",
+            "risks-1-measures-0-status": "in-progress",
+            "sources-1-title": "A report",
+            "sources-1-url": "https://example.test/report",
+            "sources-1-date": "2025-02",
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     text = entry_path(site_root, "printed-guns").read_text()
-    assert ("  - id: blueprint-sharing\n    title: Sharing of gun blueprints\n    role: tool\n"
-            "    crime_types: [firearms-offences]\n    likelihood: 3\n    impact: 5\n    trend: rising\n"
-            "    measures:\n      - actor: platforms\n        measure: Remove blueprint files.\n"
-            "        status: in-progress\n") in text
+    assert (
+        "  - id: blueprint-sharing\n    title: Sharing of gun blueprints\n    role: tool\n"
+        "    crime_types: [firearms-offences]\n    likelihood: 3\n    impact: 5\n    trend: rising\n"
+        "    measures:\n      - actor: platforms\n        measure: Remove blueprint files.\n"
+        "        status: in-progress\n"
+    ) in text
     assert "  - title: A report\n    url: https://example.test/report\n    date: 2025-02\n" in text
 
 
 def test_preview_renders_the_body_sanitised_and_saves_nothing(client, auth, site_root):  # noqa: F811
     auth.sign_in(client, "staff")
     before = entry_path(site_root, "prison-drones").read_bytes()
-    response = submit(client, "/staff/entries/prison-drones/edit",
-                      {"body": "## Heading\n\n**bold** <script>alert(1)</script>"}, action="preview")
+    response = submit(
+        client,
+        "/staff/entries/prison-drones/edit",
+        {"body": "## Heading\n\n**bold** <script>alert(1)</script>"},
+        action="preview",
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "<strong>bold</strong>" in page and "<script>alert(1)" not in page
     assert 'id="preview"' in page
@@ -277,8 +327,9 @@ def test_a_new_entry_is_a_draft_staff_can_see(client, auth, site_root):  # noqa:
     auth.sign_in(client, "staff")
     blank = submit(client, "/staff/entries/new", {"title": ""})
     assert blank.status_code == 400 and "title is required" in blank.get_data(as_text=True)
-    response = submit(client, "/staff/entries/new", {"title": "Smart glasses", "summary": "Glasses that film.",
-                                                     "sectors": "retail"})
+    response = submit(
+        client, "/staff/entries/new", {"title": "Smart glasses", "summary": "Glasses that film.", "sectors": "retail"}
+    )
     assert response.status_code == 302 and response.location == "/staff/entries/smart-glasses"
     assert "status: draft" in entry_path(site_root, "smart-glasses").read_text()
     assert client.get("/entries/smart-glasses").status_code == 200
@@ -308,10 +359,16 @@ def test_publish_unpublish_archive_are_explicit_and_validated(client, auth, site
     # a note that would not validate is not published
     path = entry_path(site_root, "review-wearables")
     path.write_text(path.read_text().replace("    trend: stable\n", "    trend: sideways\n"))
-    response = auth.post(client, "/staff/entries/review-wearables/status", {"action": "publish"},
-                         form_page="/staff/entries/review-wearables")
+    response = auth.post(
+        client,
+        "/staff/entries/review-wearables/status",
+        {"action": "publish"},
+        form_page="/staff/entries/review-wearables",
+    )
     follow = client.get(response.location).get_data(as_text=True)
-    assert "Not published" in follow and "trend must be one of: rising, stable, falling; got &#39;sideways&#39;" in follow
+    assert (
+        "Not published" in follow and "trend must be one of: rising, stable, falling; got &#39;sideways&#39;" in follow
+    )
     assert "status: review" in path.read_text()
 
 
@@ -332,8 +389,11 @@ def test_feeds_can_be_added_paused_resumed_and_removed(client, auth, site_root, 
     assert bad.status_code == 400
     html = bad.get_data(as_text=True)
     assert "starting with http:// or https://" in html and "Enter a title" in html and "whole number" in html
-    response = auth.post(client, "/staff/feeds", {"url": "https://other.example.test/rss", "title": "Other news",
-                                                 "tags": "drones, policing", "interval": "30"})
+    response = auth.post(
+        client,
+        "/staff/feeds",
+        {"url": "https://other.example.test/rss", "title": "Other news", "tags": "drones, policing", "interval": "30"},
+    )
     assert response.status_code == 302
     text = feeds_file.read_text()
     assert text.startswith("# Test feeds.\n") and "https://other.example.test/rss" in text and "interval: 30" in text
@@ -344,7 +404,12 @@ def test_feeds_can_be_added_paused_resumed_and_removed(client, auth, site_root, 
     assert "enabled: false" not in feeds_file.read_text()
     auth.post(client, "/staff/feeds/remove", {"url": "https://other.example.test/rss"}, form_page="/staff/feeds")
     assert "other.example.test" not in feeds_file.read_text()
-    assert [row["action"] for row in Accounts(ws.store).audit()[:4]] == ["feed.remove", "feed.resume", "feed.pause", "feed.add"]
+    assert [row["action"] for row in Accounts(ws.store).audit()[:4]] == [
+        "feed.remove",
+        "feed.resume",
+        "feed.pause",
+        "feed.add",
+    ]
 
 
 def test_a_feeds_page_shows_its_items_sanitised(client, auth, sid):  # noqa: F811

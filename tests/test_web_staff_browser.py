@@ -14,7 +14,9 @@ from staff_fixtures import FEED_URL, add_feed_item, add_update_suggestion
 from test_web_browser import AXE, CHROMIUM, browser, check  # noqa: F401
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; scripts/test does)"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; scripts/test does)"
+    ),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm install; scripts/test does)"),
 ]
 
@@ -24,7 +26,8 @@ def suggestion(app, site_root):  # noqa: F811
     AuthActions(app)  # the standard people
     ws = app.extensions["kb"].workspace
     (site_root / "feeds" / "feeds.yaml").write_text(
-        f"feeds:\n  - url: {FEED_URL}\n    title: Example news\n    tags: [test]\n    interval: 60\n    enabled: true\n")
+        f"feeds:\n  - url: {FEED_URL}\n    title: Example news\n    tags: [test]\n    interval: 60\n    enabled: true\n"
+    )
     for n in range(3):
         add_feed_item(ws, f"Older item {n}", f"https://news.example.test/old-{n}", days_ago=n + 2)
     item = add_feed_item(ws, "Quadcopter drops phones into HMP Example", "https://news.example.test/a")
@@ -58,7 +61,11 @@ def test_staff_triage_edit_publish(browser, live_server, suggestion, site_root):
         page.fill("#reviewed", "2026-13-40")
         page.click("button:has-text('Save changes')")
         assert page.locator(".govuk-error-summary").count() == 1
-        assert page.locator("#reviewed-error").inner_text().endswith("reviewed must be a date YYYY-MM-DD, got '2026-13-40'")
+        assert (
+            page.locator("#reviewed-error")
+            .inner_text()
+            .endswith("reviewed must be a date YYYY-MM-DD, got '2026-13-40'")
+        )
         check(page, "staff-editor-errors")
         page.fill("#reviewed", "2026-11-01")
         page.click("button:has-text('Add another risk')")
@@ -79,8 +86,9 @@ def test_staff_triage_edit_publish(browser, live_server, suggestion, site_root):
             reader = public.new_page()
             reader.goto(live_server + "/entries/draft-robots")
             assert reader.locator("h1").inner_text() == "Delivery robots on pavements"
-            reader.screenshot(path=str(AXE.parent.parent.parent / "tests" / "artifacts" / "staff-published.png"),
-                              full_page=True)
+            reader.screenshot(
+                path=str(AXE.parent.parent.parent / "tests" / "artifacts" / "staff-published.png"), full_page=True
+            )
         finally:
             public.close()
         with urlopen(live_server + "/feeds/all.atom") as response:
@@ -111,7 +119,8 @@ def test_the_editor_works_without_javascript(browser, live_server, app):  # noqa
         assert "Remove firearm design files" in page.content()  # the existing measure is kept
         page.goto(live_server + "/admin/audit")
         assert "entry.save" in page.content()
-        page.screenshot(path=str(AXE.parent.parent.parent / "tests" / "artifacts" / "staff-audit-no-javascript.png"),
-                        full_page=True)
+        page.screenshot(
+            path=str(AXE.parent.parent.parent / "tests" / "artifacts" / "staff-audit-no-javascript.png"), full_page=True
+        )
     finally:
         context.close()

@@ -9,9 +9,9 @@ import click
 
 from kb.cli.context import Context, pass_ctx, progress
 from kb.errors import KbError
+from kb.model import taxonomy as tx
 from kb.sync import update_index
 from kb.workspace import Workspace
-from kb.model import taxonomy as tx
 
 
 def register(main: click.Group) -> None:
@@ -49,7 +49,8 @@ def validate(c: Context) -> None:
 
     Prints one line per problem (FILE:LINE: message) and exits 1 if any is an error.
     """
-    from kb.sync import entry_files, validate as check
+    from kb.sync import entry_files
+    from kb.sync import validate as check
 
     cfg = c.cfg
     entries, problems = check(cfg)
@@ -79,10 +80,14 @@ def index(c: Context, rebuild: bool) -> None:
     if report.read:
         listing = ", ".join(report.read[:10]) + (f" and {len(report.read) - 10} more" if len(report.read) > 10 else "")
         click.echo(f"read {len(report.read)} changed file{'s' * (len(report.read) != 1)}: {listing}")
-    click.echo(f"{len(report.read)} read, {report.unchanged} unchanged, {len(report.removed)} removed, "
-               f"{len(report.skipped)} skipped with errors; {ws.index.doc_count()} documents in the index")
+    click.echo(
+        f"{len(report.read)} read, {report.unchanged} unchanged, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped with errors; {ws.index.doc_count()} documents in the index"
+    )
     if report.skipped:
-        raise click.ClickException(f"{len(report.skipped)} entr{'ies' if len(report.skipped) != 1 else 'y'} skipped: fix the problems above and run kb index again")
+        raise click.ClickException(
+            f"{len(report.skipped)} entr{'ies' if len(report.skipped) != 1 else 'y'} skipped: fix the problems above and run kb index again"
+        )
 
 
 @click.command()
@@ -102,14 +107,30 @@ def search(c: Context, query: tuple[str, ...], limit: int, public: bool, as_json
 
     ws = c.ws
     text = " ".join(query)
-    results = ws.index.search(text, audience=PUBLIC if public else None, per_page=limit,
-                              snippet_text=lambda hit: _body(ws, hit.slug))
+    results = ws.index.search(
+        text, audience=PUBLIC if public else None, per_page=limit, snippet_text=lambda hit: _body(ws, hit.slug)
+    )
     if as_json:
-        click.echo(json.dumps({
-            "query": text, "total": results.total,
-            "results": [{"slug": h.slug, "title": h.title, "score": round(h.score, 3), "status": h.fields.get("status"),
-                         "tlp": h.fields.get("tlp"), "snippet": _plain(h.snippet)} for h in results.hits],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "query": text,
+                    "total": results.total,
+                    "results": [
+                        {
+                            "slug": h.slug,
+                            "title": h.title,
+                            "score": round(h.score, 3),
+                            "status": h.fields.get("status"),
+                            "tlp": h.fields.get("tlp"),
+                            "snippet": _plain(h.snippet),
+                        }
+                        for h in results.hits
+                    ],
+                },
+                indent=2,
+            )
+        )
         return
     if not results.hits:
         click.echo(f"no entries match {text!r}")
@@ -137,7 +158,9 @@ def _terminal(snippet: str) -> str:
     import html
     import re
 
-    return html.unescape(re.sub(r"<mark>(.*?)</mark>", lambda m: click.style(m.group(1), fg="yellow", bold=True), snippet))
+    return html.unescape(
+        re.sub(r"<mark>(.*?)</mark>", lambda m: click.style(m.group(1), fg="yellow", bold=True), snippet)
+    )
 
 
 @click.command()
@@ -146,8 +169,8 @@ def _terminal(snippet: str) -> str:
 @pass_ctx
 def show(c: Context, slug: str, as_json: bool) -> None:
     """Show one entry: its summary, risks by score, and the measures for each."""
-    from kb.model.entry import entry_to_dict, read_entry
     from kb.errors import NotFound
+    from kb.model.entry import entry_to_dict, read_entry
 
     cfg = c.cfg
     path = cfg.entries_dir / f"{slug}.md"
@@ -161,12 +184,16 @@ def show(c: Context, slug: str, as_json: bool) -> None:
         return
     e = entry
     click.echo(click.style(e.title, bold=True) + f"  [{tx.TLP[e.tlp]}, {tx.STATUS[e.status]}]")
-    click.echo(f"{tx.CATEGORY[e.category]} · horizon {tx.HORIZON[e.horizon]} · {tx.MATURITY[e.maturity]} · "
-               f"score {e.score}/25 · reviewed {e.reviewed}"
-               + ("  (review overdue)" if e.is_overdue(cfg.review_days) else ""))
+    click.echo(
+        f"{tx.CATEGORY[e.category]} · horizon {tx.HORIZON[e.horizon]} · {tx.MATURITY[e.maturity]} · "
+        f"score {e.score}/25 · reviewed {e.reviewed}" + ("  (review overdue)" if e.is_overdue(cfg.review_days) else "")
+    )
     click.echo("\n" + click.wrap_text(e.summary, 88) + "\n")
     for r in sorted(e.risks, key=lambda r: -r.score):
-        click.echo(click.style(f"{r.title}", bold=True) + f"  L{r.likelihood} x I{r.impact} = {r.score}, {r.trend}, {tx.ROLE[r.role].lower()}")
+        click.echo(
+            click.style(f"{r.title}", bold=True)
+            + f"  L{r.likelihood} x I{r.impact} = {r.score}, {r.trend}, {tx.ROLE[r.role].lower()}"
+        )
         for m in r.measures:
             click.echo(f"  - {tx.ACTORS[m.actor]}: {m.measure} ({tx.MEASURE_STATUS[m.status].lower()})")
     if e.related:

@@ -39,7 +39,7 @@ def feeds_group() -> None:
 def feeds_list(c: Context, as_json: bool) -> None:
     """Every feed with its health: last success, last error, failures, items per day, next poll."""
     from kb.feeds import listfile as feedlist
-    from kb.feeds.poller import health
+    from kb.feeds.state import health
 
     cfg = c.cfg
     _, problems = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
@@ -65,8 +65,10 @@ def feeds_list(c: Context, as_json: bool) -> None:
         click.echo(f"  {row['url']}")
         tags = ", ".join(row["tags"]) or "no tags"
         tech = f" · about {row['technology']}" if row.get("technology") else ""
-        click.echo(f"  every {row['interval']} min · {tags}{tech} · last success {_short(row['last_success'])} · "
-                   f"{row['items_per_day']:g} items/day · next poll {_short(row['next_poll'])}")
+        click.echo(
+            f"  every {row['interval']} min · {tags}{tech} · last success {_short(row['last_success'])} · "
+            f"{row['items_per_day']:g} items/day · next poll {_short(row['next_poll'])}"
+        )
     bad = sum(r["status"] == "error" for r in rows)
     click.echo(f"\n{_plural(len(rows), 'feed')}, {sum(r['enabled'] for r in rows)} enabled, {bad} failing")
 
@@ -75,12 +77,24 @@ def feeds_list(c: Context, as_json: bool) -> None:
 @click.argument("url")
 @click.option("--title", help="Display name (default: the URL's host).")
 @click.option("--tag", "tags", multiple=True, help="A tag slug; repeat for more.")
-@click.option("--interval", type=click.IntRange(min=1), default=None, help="Minutes between polls (default: feeds.default_interval).")
+@click.option(
+    "--interval",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Minutes between polls (default: feeds.default_interval).",
+)
 @click.option("--technology", help="Slug of the entry this feed is mostly about.")
 @click.option("--disabled", is_flag=True, help="List it without polling it yet.")
 @pass_ctx
-def feeds_add(c: Context, url: str, title: str | None, tags: tuple[str, ...], interval: int | None,
-              technology: str | None, disabled: bool) -> None:
+def feeds_add(
+    c: Context,
+    url: str,
+    title: str | None,
+    tags: tuple[str, ...],
+    interval: int | None,
+    technology: str | None,
+    disabled: bool,
+) -> None:
     """Add the feed at URL to feeds.yaml (comments and layout are kept)."""
     from urllib.parse import urlsplit
 
@@ -90,9 +104,14 @@ def feeds_add(c: Context, url: str, title: str | None, tags: tuple[str, ...], in
     cfg = c.cfg
     if not safe_url(url):
         raise KbError(f"{url!r} is not a full http:// or https:// address")
-    feed = feedlist.Feed(url=url.strip(), title=(title or urlsplit(url).hostname or url).strip(), tags=tuple(tags),
-                         interval=interval or cfg.feeds.default_interval, enabled=not disabled,
-                         technology=technology or None)
+    feed = feedlist.Feed(
+        url=url.strip(),
+        title=(title or urlsplit(url).hostname or url).strip(),
+        tags=tuple(tags),
+        interval=interval or cfg.feeds.default_interval,
+        enabled=not disabled,
+        technology=technology or None,
+    )
     feedlist.add_feeds(cfg.feeds_file, [feed], shown=cfg.display(cfg.feeds_file))
     click.echo(f"added {feed.url} to {cfg.display(cfg.feeds_file)}; kb poll --feed {feed.url} fetches it now")
 
@@ -111,7 +130,9 @@ def feeds_remove(c: Context, url: str) -> None:
 
 @feeds_group.command("import-opml")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--interval", type=click.IntRange(min=1), default=None, help="Minutes between polls for the imported feeds.")
+@click.option(
+    "--interval", type=click.IntRange(min=1), default=None, help="Minutes between polls for the imported feeds."
+)
 @pass_ctx
 def feeds_import(c: Context, file: Path, interval: int | None) -> None:
     """Add the feeds in an OPML FILE from another reader (folders and categories become tags).
@@ -136,7 +157,9 @@ def feeds_import(c: Context, file: Path, interval: int | None) -> None:
 
 
 @feeds_group.command("export-opml")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of printing."
+)
 @pass_ctx
 def feeds_export(c: Context, output: Path | None) -> None:
     """Print the feed list as OPML 2.0 (or write it with -o feeds/feeds.opml)."""
@@ -173,9 +196,13 @@ def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit:
         found = [rows[i] for i in ids if i in rows and (not feed_url or rows[i]["feed_url"] == feed_url)]
     else:
         where, params = ("WHERE feed_url = ?", [feed_url]) if feed_url else ("", [])
-        found = list(ws.store.db.query(
-            f"SELECT id, feed_url, title, link, published, first_seen, decision, decision_reason FROM feed_items {where} "
-            f"ORDER BY coalesce(published, first_seen) DESC, id DESC LIMIT {int(limit)}", params))
+        found = list(
+            ws.store.db.query(
+                f"SELECT id, feed_url, title, link, published, first_seen, decision, decision_reason FROM feed_items {where} "
+                f"ORDER BY coalesce(published, first_seen) DESC, id DESC LIMIT {int(limit)}",
+                params,
+            )
+        )
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -183,7 +210,10 @@ def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit:
         click.echo("no items" + (f" match {text!r}" if text else " yet; run kb poll"))
         return
     for row in found:
-        click.echo(click.style(row["title"] or "(no title)", bold=True) + f"  #{row['id']}  {_short(row['published'] or row['first_seen'])}")
+        click.echo(
+            click.style(row["title"] or "(no title)", bold=True)
+            + f"  #{row['id']}  {_short(row['published'] or row['first_seen'])}"
+        )
         click.echo(f"  {row['link'] or '(no safe link)'}")
         if row.get("decision_reason"):
             click.echo(f"  {row['decision_reason']}")
@@ -192,9 +222,13 @@ def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit:
 def _item_rows(ws: Any, ids: list[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
-    return list(ws.store.db.query(
-        "SELECT id, feed_url, title, link, published, first_seen, decision, decision_reason FROM feed_items "
-        f"WHERE id IN ({','.join('?' * len(ids))})", ids))
+    return list(
+        ws.store.db.query(
+            "SELECT id, feed_url, title, link, published, first_seen, decision, decision_reason FROM feed_items "
+            f"WHERE id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+    )
 
 
 # -- kb poll, kb scheduler ---------------------------------------------------------------------
@@ -222,15 +256,21 @@ def poll(c: Context, feed_urls: tuple[str, ...], due: bool, force: bool) -> None
         if r.outcome in ("new", "error", "gone", "held") or r.moved_to:
             click.echo(r.line(), err=r.outcome == "error")
     counts = {o: report.count(o) for o in ("new", "not-modified", "unchanged", "error", "gone", "held", "disabled")}
-    parts = [f"{counts['new']} with new items ({len(report.new_ids)} new, {report.updated} updated)",
-             f"{counts['not-modified']} not modified", f"{counts['unchanged']} unchanged", f"{counts['error']} failed"]
+    parts = [
+        f"{counts['new']} with new items ({len(report.new_ids)} new, {report.updated} updated)",
+        f"{counts['not-modified']} not modified",
+        f"{counts['unchanged']} unchanged",
+        f"{counts['error']} failed",
+    ]
     parts += [f"{counts[k]} {k}" for k in ("gone", "held", "disabled") if counts[k]]
     click.echo(f"polled {_plural(len(report.results), 'feed')} in {report.seconds:.1f} s: " + ", ".join(parts))
     s = report.suggestions
     if s is not None and (s.updates or s.topics or s.extended):
-        click.echo(f"suggestions: {len(s.updates)} update, {len(s.topics)} new topic"
-                   + (f", {len(s.extended)} topic{'s' * (len(s.extended) != 1)} with more items" if s.extended else "")
-                   + "; see kb suggestions list")
+        click.echo(
+            f"suggestions: {len(s.updates)} update, {len(s.topics)} new topic"
+            + (f", {len(s.extended)} topic{'s' * (len(s.extended) != 1)} with more items" if s.extended else "")
+            + "; see kb suggestions list"
+        )
 
 
 @click.command("scheduler")
@@ -242,7 +282,10 @@ def scheduler(c: Context) -> None:
 
     feeds = FeedScheduler(c.cfg, blocking=True)
     count = len(feeds.feed_jobs())
-    click.echo(f"scheduler: {_plural(count, 'feed')} scheduled from {c.cfg.display(c.cfg.feeds_file)}; Ctrl-C stops it", err=True)
+    click.echo(
+        f"scheduler: {_plural(count, 'feed')} scheduled from {c.cfg.display(c.cfg.feeds_file)}; Ctrl-C stops it",
+        err=True,
+    )
 
     def stop(_signum: int, _frame: Any) -> None:
         feeds.scheduler.shutdown(wait=True)  # lets running polls finish
@@ -264,7 +307,9 @@ def suggestions_group() -> None:
 
 
 @suggestions_group.command("list")
-@click.option("--status", type=click.Choice(["open", "accepted", "dismissed", "all"]), default="open", show_default=True)
+@click.option(
+    "--status", type=click.Choice(["open", "accepted", "dismissed", "all"]), default="open", show_default=True
+)
 @click.option("--kind", type=click.Choice(["update", "new-topic"]), default=None, help="Only this kind.")
 @click.option("-n", "--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -282,8 +327,10 @@ def suggestions_list(c: Context, status: str, kind: str | None, limit: int, as_j
         return
     for row in rows:
         what = f"update {row['entry_slug']}" if row["kind"] == "update" else "new topic"
-        click.echo(click.style(f"#{row['id']}", bold=True) + f"  {what}: {row['title']}  "
-                   f"({_plural(row['item_count'], 'item')}, {row['status']})")
+        click.echo(
+            click.style(f"#{row['id']}", bold=True) + f"  {what}: {row['title']}  "
+            f"({_plural(row['item_count'], 'item')}, {row['status']})"
+        )
         if row["reasons"]:
             click.echo(f"    {row['reasons'][0]}")
     click.echo("\nkb suggestions show ID for the reasons and items; accept ID or dismiss ID to decide")
@@ -310,10 +357,15 @@ def suggestions_show(c: Context, sid: int, as_json: bool) -> None:
         click.echo(f"  - {reason}")
     click.echo(f"items ({len(s['items'])}):")
     for item in s["items"]:
-        click.echo(f"  #{item['id']} {item['title']}  ({item['feed_title']}, {_short(item['published'] or item['first_seen'])})")
+        click.echo(
+            f"  #{item['id']} {item['title']}  ({item['feed_title']}, {_short(item['published'] or item['first_seen'])})"
+        )
         click.echo(f"     {item['link'] or '(no safe link)'}")
     if s["status"] != "open":
-        click.echo(f"{s['status']} by {s['decided_by']} on {_short(s['decided_at'])}" + (f": {s['result']}" if s.get("result") else ""))
+        click.echo(
+            f"{s['status']} by {s['decided_by']} on {_short(s['decided_at'])}"
+            + (f": {s['result']}" if s.get("result") else "")
+        )
 
 
 @suggestions_group.command("accept")
@@ -346,4 +398,3 @@ def register(main: click.Group) -> None:
     """Add the feeds commands to the `kb` group."""
     for command in (feeds_group, poll, scheduler, suggestions_group):
         main.add_command(command)
-

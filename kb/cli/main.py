@@ -15,8 +15,13 @@ from kb.cli.context import Context, KbGroup
 
 
 @click.group(cls=KbGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", envvar="KB_ROOT", type=click.Path(file_okay=False), default=None,
-              help="The knowledge base folder (holding config.toml). Default: $KB_ROOT or the current folder.")
+@click.option(
+    "--root",
+    envvar="KB_ROOT",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The knowledge base folder (holding config.toml). Default: $KB_ROOT or the current folder.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.version_option(package_name="horizon-kb")
 @click.pass_context

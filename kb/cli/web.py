@@ -10,6 +10,7 @@ import logging
 import os
 
 import click
+
 from kb.sync import update_index
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,10 @@ import httpx
 
 from kb.config import FeedSettings
 
-ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
-          "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -132,14 +134,22 @@ class _GuardedBackend(httpcore.SyncBackend):
     def __init__(self, allow_private: bool):
         self.allow_private = allow_private
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[tuple] | None = None) -> httpcore.NetworkStream:  # type: ignore[override]
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[tuple] | None = None,
+    ) -> httpcore.NetworkStream:  # type: ignore[override]
         addresses = resolve(host, port)
         allowed = [a for a in addresses if address_allowed(ipaddress.ip_address(a), self.allow_private)]
         if not allowed:
             shown = ", ".join(addresses)
-            raise AddressRefused(f"refused to connect to {host} ({shown}): a private, loopback, link-local or "
-                                 "otherwise non-public address (set [feeds] allow_private = true only for tests)")
+            raise AddressRefused(
+                f"refused to connect to {host} ({shown}): a private, loopback, link-local or "
+                "otherwise non-public address (set [feeds] allow_private = true only for tests)"
+            )
         last: Exception | None = None
         for address in allowed:
             try:
@@ -173,10 +183,15 @@ class Fetcher:
 
     def __init__(self, settings: FeedSettings):
         self.settings = settings
-        limits = httpx.Limits(max_connections=max(4, settings.concurrency * 2),
-                              max_keepalive_connections=max(2, settings.concurrency))
-        timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                                write=settings.read_timeout, pool=settings.total_timeout)
+        limits = httpx.Limits(
+            max_connections=max(4, settings.concurrency * 2), max_keepalive_connections=max(2, settings.concurrency)
+        )
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.total_timeout,
+        )
         self.client = httpx.Client(
             transport=_GuardedTransport(settings.allow_private, limits),
             timeout=timeout,
@@ -233,8 +248,15 @@ class Fetcher:
                     current = target
                     continue
                 body = self._read(response, got, deadline) if status == 200 else None
-                return Response(url=url, final_url=current, status=status, headers=got, body=body,
-                                permanent_url=permanent_url, elapsed=time.monotonic() - started)
+                return Response(
+                    url=url,
+                    final_url=current,
+                    status=status,
+                    headers=got,
+                    body=body,
+                    permanent_url=permanent_url,
+                    elapsed=time.monotonic() - started,
+                )
             finally:
                 response.close()
         raise FetchError("redirects", f"more than {settings.max_redirects} redirects, starting at {url}")
@@ -243,16 +265,23 @@ class Fetcher:
         cap = self.settings.max_bytes
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > cap and headers.get("content-encoding", "identity") == "identity":
-            raise FetchError("too-large", f"the feed is {int(length):,} bytes, more than the {cap:,} allowed (feeds.max_bytes)")
+            raise FetchError(
+                "too-large", f"the feed is {int(length):,} bytes, more than the {cap:,} allowed (feeds.max_bytes)"
+            )
         decoder = _Decoder(headers.get("content-encoding", ""), cap)
         try:
             for chunk in response.iter_raw():
                 decoder.feed(chunk)
                 if time.monotonic() > deadline:
-                    raise FetchError("timeout", f"the download took longer than {self.settings.total_timeout:g} s (feeds.total_timeout)")
+                    raise FetchError(
+                        "timeout",
+                        f"the download took longer than {self.settings.total_timeout:g} s (feeds.total_timeout)",
+                    )
             decoder.finish()
         except httpx.TimeoutException as exc:
-            raise FetchError("timeout", f"timed out reading the feed body after {self.settings.read_timeout:g} s") from exc
+            raise FetchError(
+                "timeout", f"timed out reading the feed body after {self.settings.read_timeout:g} s"
+            ) from exc
         except httpx.HTTPError as exc:
             raise FetchError("network", f"{type(exc).__name__} while reading the body: {exc}") from exc
         return decoder.value()

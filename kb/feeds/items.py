@@ -27,8 +27,8 @@ from typing import Any
 
 import feedparser
 
-from kb.model.sanitize import clean_html, safe_url, to_text
 from kb.clock import now
+from kb.model.sanitize import clean_html, safe_url, to_text
 from kb.store import Store
 
 MAX_ITEMS = 1000  # items taken from one document
@@ -71,8 +71,9 @@ class ParsedFeed:
 def refuse_hostile(body: bytes) -> None:
     """Raise FeedError for documents that declare entities (entity expansion, XXE)."""
     if _ENTITY.search(body):
-        raise FeedError("the feed declares XML entities (<!ENTITY>): refused, as an entity-expansion or "
-                        "external-entity attack")
+        raise FeedError(
+            "the feed declares XML entities (<!ENTITY>): refused, as an entity-expansion or external-entity attack"
+        )
     head = body[:4]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and (head[1] == 0 or head[0] == 0)):
         for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
@@ -89,7 +90,7 @@ def _iso(parsed: Any) -> str | None:
         return None
     try:
         stamp = calendar.timegm(parsed)
-        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds")
+        return dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat(timespec="seconds")
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -116,8 +117,7 @@ def parse(body: bytes, feed_id: int, url: str, content_type: str | None = None) 
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    d = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
-                         resolve_relative_uris=False)
+    d = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     entries = d.get("entries", [])[:MAX_ITEMS]
     feed_meta = d.get("feed", {})
     if not entries and not feed_meta.get("title") and not d.get("version"):
@@ -127,9 +127,12 @@ def parse(body: bytes, feed_id: int, url: str, content_type: str | None = None) 
     counts = Counter(g for g in guids if g)
     repeated = sum(n for n in counts.values() if n > 1)
     use_guid = not entries or repeated / len(entries) <= BAD_GUID_SHARE
-    parsed = ParsedFeed(title=to_text(str(feed_meta.get("title", "")))[:MAX_TITLE], version=d.get("version") or "",
-                        bozo=str(d.get("bozo_exception")) if d.get("bozo") else None,
-                        keyed_by="guid" if use_guid else "link")
+    parsed = ParsedFeed(
+        title=to_text(str(feed_meta.get("title", "")))[:MAX_TITLE],
+        version=d.get("version") or "",
+        bozo=str(d.get("bozo_exception")) if d.get("bozo") else None,
+        keyed_by="guid" if use_guid else "link",
+    )
     seen: set[str] = set()
     for e in entries:
         item = _item(e, feed_id, url, use_guid)
@@ -159,10 +162,18 @@ def _item(e: Any, feed_id: int, url: str, use_guid: bool) -> Item | None:
         key = _digest(str(feed_id), "link", link)
     else:
         key = _digest(str(feed_id), "hash", title, text)
-    return Item(key=key, guid=guid, link=link, title=title or (text[:80] + "…" if len(text) > 80 else text),
-                author=to_text(str(e.get("author", "")))[:200], summary_html=summary, content_html=content,
-                text=text, published=_iso(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
-                content_hash=content_hash)
+    return Item(
+        key=key,
+        guid=guid,
+        link=link,
+        title=title or (text[:80] + "…" if len(text) > 80 else text),
+        author=to_text(str(e.get("author", "")))[:200],
+        summary_html=summary,
+        content_html=content,
+        text=text,
+        published=_iso(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
+        content_hash=content_hash,
+    )
 
 
 # -- storing ---------------------------------------------------------------------------------
@@ -197,10 +208,20 @@ def store_items(store: Store, feed_id: int, feed_url: str, items: list[Item]) ->
         if item.key in dead:
             out.tombstoned += 1
             continue
-        row = {"feed_id": feed_id, "feed_url": feed_url, "key": item.key, "guid": item.guid, "link": item.link,
-               "title": item.title, "author": item.author, "summary_html": item.summary_html,
-               "content_html": item.content_html, "text": item.text, "published": item.published,
-               "content_hash": item.content_hash}
+        row = {
+            "feed_id": feed_id,
+            "feed_url": feed_url,
+            "key": item.key,
+            "guid": item.guid,
+            "link": item.link,
+            "title": item.title,
+            "author": item.author,
+            "summary_html": item.summary_html,
+            "content_html": item.content_html,
+            "text": item.text,
+            "published": item.published,
+            "content_hash": item.content_hash,
+        }
         if item.key in existing:
             item_id, old_hash = existing[item.key]
             if old_hash == item.content_hash:
@@ -210,8 +231,17 @@ def store_items(store: Store, feed_id: int, feed_url: str, items: list[Item]) ->
             db["feed_items"].update(item_id, {**row, "last_seen": stamp, "updated_at": stamp, "indexed": REINDEX})
             out.updated.append(item_id)
         else:
-            rows.append({**row, "first_seen": stamp, "last_seen": stamp, "updated_at": stamp, "indexed": 0,
-                         "decision": "", "decision_reason": ""})
+            rows.append(
+                {
+                    **row,
+                    "first_seen": stamp,
+                    "last_seen": stamp,
+                    "updated_at": stamp,
+                    "indexed": 0,
+                    "decision": "",
+                    "decision_reason": "",
+                }
+            )
     if rows:
         cursor = db.execute("SELECT coalesce(max(id), 0) FROM feed_items")
         before = cursor.fetchone()[0]
@@ -231,7 +261,9 @@ def delete_items(store: Store, item_ids: Iterable[int], reason: str = "deleted")
             row = store.db.execute("SELECT key, feed_id FROM feed_items WHERE id = ?", [item_id]).fetchone()
             if not row:
                 continue
-            store.db["item_tombstones"].upsert({"key": row[0], "feed_id": row[1], "reason": reason, "at": stamp}, pk="key")
+            store.db["item_tombstones"].upsert(
+                {"key": row[0], "feed_id": row[1], "reason": reason, "at": stamp}, pk="key"
+            )
             store.db.execute("DELETE FROM suggestion_items WHERE item_id = ?", [item_id])
             store.db.execute("DELETE FROM feed_items WHERE id = ?", [item_id])
             gone.append(f"item:{item_id}")
@@ -252,7 +284,7 @@ def document(row: dict[str, Any], tags: Iterable[str] = ()) -> dict[str, Any]:
     when = None
     if published:
         try:
-            when = dt.datetime.fromisoformat(published).astimezone(dt.timezone.utc).replace(tzinfo=None)
+            when = dt.datetime.fromisoformat(published).astimezone(dt.UTC).replace(tzinfo=None)
         except ValueError:
             when = None
     doc = {
@@ -272,19 +304,27 @@ def document(row: dict[str, Any], tags: Iterable[str] = ()) -> dict[str, Any]:
     return doc
 
 
-def pending_documents(store: Store, tags_by_feed: dict[int, tuple[str, ...]] | None = None,
-                      ids: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+def pending_documents(
+    store: Store, tags_by_feed: dict[int, tuple[str, ...]] | None = None, ids: Iterable[int] | None = None
+) -> Iterator[dict[str, Any]]:
     """Documents for items not in the index as they are now (new ones, changed ones, all of them
     after an index rebuild), or for the items `ids`."""
     tags_by_feed = tags_by_feed or {}
     columns = "id, feed_id, title, text, link, published, first_seen"
     if ids is None:
-        rows: Iterable[dict[str, Any]] = store.db.query(f"SELECT {columns} FROM feed_items WHERE indexed IN (0, 2) ORDER BY id")
+        rows: Iterable[dict[str, Any]] = store.db.query(
+            f"SELECT {columns} FROM feed_items WHERE indexed IN (0, 2) ORDER BY id"
+        )
     else:
         wanted = list(ids)
-        rows = (row for start in range(0, len(wanted), 500) for row in store.db.query(
-            f"SELECT {columns} FROM feed_items WHERE id IN ({','.join('?' * len(wanted[start:start + 500]))})",
-            wanted[start : start + 500]))
+        rows = (
+            row
+            for start in range(0, len(wanted), 500)
+            for row in store.db.query(
+                f"SELECT {columns} FROM feed_items WHERE id IN ({','.join('?' * len(wanted[start : start + 500]))})",
+                wanted[start : start + 500],
+            )
+        )
     for row in rows:
         yield document(row, tags_by_feed.get(row["feed_id"], ()))
 
@@ -296,8 +336,13 @@ def mark_indexed(store: Store, item_ids: Iterable[int]) -> None:
         store.db.execute(f"UPDATE feed_items SET indexed = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk)
 
 
-def index_pending(store: Store, writer: Any, fresh: bool = False,
-                  tags_by_feed: dict[int, tuple[str, ...]] | None = None, ids: Iterable[int] | None = None) -> list[int]:
+def index_pending(
+    store: Store,
+    writer: Any,
+    fresh: bool = False,
+    tags_by_feed: dict[int, tuple[str, ...]] | None = None,
+    ids: Iterable[int] | None = None,
+) -> list[int]:
     """Write the items not in the index as they are now (or the items `ids`) through `writer`
     (kb.search's). Returns their ids, for `mark_indexed` once the writer has committed.
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from kb.errors import KbError, Problem
 from kb.files.atomic import write_atomic
 from kb.model.entry import SLUG_RE, slugify
-from kb.errors import KbError, Problem
 from kb.model.sanitize import safe_url
 
 try:  # libyaml is faster; PyYAML's wheels ship it
@@ -54,8 +54,13 @@ class Feed:
     line: int = field(default=0, compare=False)  # where the feed starts in feeds.yaml (1-based)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"url": self.url, "title": self.title, "tags": list(self.tags),
-                               "interval": self.interval, "enabled": self.enabled}
+        out: dict[str, Any] = {
+            "url": self.url,
+            "title": self.title,
+            "tags": list(self.tags),
+            "interval": self.interval,
+            "enabled": self.enabled,
+        }
         if self.technology:
             out["technology"] = self.technology
         return out
@@ -90,8 +95,10 @@ def _parse(text: str, shown: str) -> _Parsed:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise FeedListError(f"{shown}:{line}: YAML syntax error: {exc.problem or exc.context}; "
-                            "check the indentation and quote titles that contain ': ' or ' #'") from exc
+        raise FeedListError(
+            f"{shown}:{line}: YAML syntax error: {exc.problem or exc.context}; "
+            "check the indentation and quote titles that contain ': ' or ' #'"
+        ) from exc
     except yaml.YAMLError as exc:
         raise FeedListError(f"{shown}: YAML error: {exc}") from exc
     finally:
@@ -108,8 +115,7 @@ def _parse(text: str, shown: str) -> _Parsed:
                 line = node.start_mark.line
                 dash = lines[line].rfind("-", 0, node.start_mark.column) if line < len(lines) else -1
                 values = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
-                items.append(_Item(node if isinstance(node, yaml.MappingNode) else None, line,
-                                   max(dash, 0), values))
+                items.append(_Item(node if isinstance(node, yaml.MappingNode) else None, line, max(dash, 0), values))
     elif root is not None and not (isinstance(root, yaml.ScalarNode) and root.value in ("", "~", "null")):
         raise FeedListError(f"{shown}:1: the feed list must be a mapping with a 'feeds:' list; see feeds/README.md")
     return _Parsed(text, root, feeds_key, feeds_value, items, data)
@@ -124,7 +130,11 @@ def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tupl
         return node.start_mark.line + 1 if node is not None else start
 
     if not isinstance(raw, dict):
-        return None, [Problem(path, start, "each feed must be a mapping of 'field: value' lines (url, title, tags, interval, enabled)")]
+        return None, [
+            Problem(
+                path, start, "each feed must be a mapping of 'field: value' lines (url, title, tags, interval, enabled)"
+            )
+        ]
     problems: list[Problem] = []
 
     def error(key: str, message: str) -> None:
@@ -135,7 +145,11 @@ def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tupl
             error(key, f"{key} is required")
     for key in raw:
         if key not in FIELDS:
-            problems.append(Problem(path, at(str(key)), f"unknown feed field {key!r} is ignored (known: {', '.join(FIELDS)})", "warning"))
+            problems.append(
+                Problem(
+                    path, at(str(key)), f"unknown feed field {key!r} is ignored (known: {', '.join(FIELDS)})", "warning"
+                )
+            )
     url = raw.get("url")
     if url is not None:
         if not isinstance(url, str) or not safe_url(url):
@@ -166,8 +180,15 @@ def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tupl
         error("technology", f"technology must be an entry slug like 'consumer-drones', got {tech!r}")
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return Feed(url=url.strip(), title=title.strip(), tags=tuple(tags), interval=interval, enabled=enabled,
-                technology=tech, line=start), problems
+    return Feed(
+        url=url.strip(),
+        title=title.strip(),
+        tags=tuple(tags),
+        interval=interval,
+        enabled=enabled,
+        technology=tech,
+        line=start,
+    ), problems
 
 
 def parse_text(text: str, shown: str = "feeds/feeds.yaml") -> tuple[list[Feed], list[Problem]]:
@@ -233,9 +254,13 @@ def _scalar(value: Any) -> str:
 
 def render(feed: Feed, dash_col: int = 2) -> list[str]:
     pad = " " * dash_col
-    lines = [f"{pad}- url: {_scalar(feed.url)}", f"{pad}  title: {_scalar(feed.title)}",
-             f"{pad}  tags: [{', '.join(feed.tags)}]", f"{pad}  interval: {feed.interval}",
-             f"{pad}  enabled: {_scalar(feed.enabled)}"]
+    lines = [
+        f"{pad}- url: {_scalar(feed.url)}",
+        f"{pad}  title: {_scalar(feed.title)}",
+        f"{pad}  tags: [{', '.join(feed.tags)}]",
+        f"{pad}  interval: {feed.interval}",
+        f"{pad}  enabled: {_scalar(feed.enabled)}",
+    ]
     if feed.technology:
         lines.append(f"{pad}  technology: {feed.technology}")
     return lines
@@ -271,7 +296,9 @@ def _edit(path: Path, shown: str, change: Any) -> list[Feed]:
     old_errors = {p.message for p in before_problems if p.severity == "error"}
     new_errors = [p for p in problems if p.severity == "error" and p.message not in old_errors]
     if new_errors:
-        raise FeedListError("the change would break the feed list, so it was not made: " + "; ".join(map(str, new_errors)))
+        raise FeedListError(
+            "the change would break the feed list, so it was not made: " + "; ".join(map(str, new_errors))
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, new_text)
     return feeds
@@ -299,8 +326,11 @@ def add_feeds(path: Path, new: list[Feed], shown: str = "feeds/feeds.yaml") -> l
         value = parsed.feeds_value
         if parsed.feeds_key is not None:
             line_no = parsed.feeds_key.start_mark.line
-            if value is not None and not (isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null")) \
-                    and not (isinstance(value, yaml.SequenceNode) and not value.value):
+            if (
+                value is not None
+                and not (isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null"))
+                and not (isinstance(value, yaml.SequenceNode) and not value.value)
+            ):
                 raise FeedListError(f"{shown}:{line_no + 1}: feeds must be a list; fix it by hand first")
             line = lines[line_no]
             comment = ""
@@ -351,8 +381,15 @@ def _item_for(parsed: _Parsed, url: str) -> _Item:
     raise FeedListError(f"no feed {url!r} in the feed list")
 
 
-def update_feed(path: Path, url: str, *, new_url: str | None = None, enabled: bool | None = None,
-                note: str | None = None, shown: str = "feeds/feeds.yaml") -> None:
+def update_feed(
+    path: Path,
+    url: str,
+    *,
+    new_url: str | None = None,
+    enabled: bool | None = None,
+    note: str | None = None,
+    shown: str = "feeds/feeds.yaml",
+) -> None:
     """Change one feed's url or enabled flag in place, keeping every other byte; `note` becomes a
     comment on the changed line."""
 
@@ -401,7 +438,7 @@ def to_opml(feeds: list[Feed], title: str = "Horizon KB feeds", now: dt.datetime
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     ET.SubElement(head, "dateCreated").text = stamp
     body = ET.SubElement(root, "body")
     for feed in feeds:
@@ -426,7 +463,9 @@ def from_opml(data: bytes, default_interval: int, shown: str = "the OPML file") 
     try:
         root = DET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise FeedListError(f"{shown} declares a DTD or entities ({type(exc).__name__}); refused. Export it again without them") from exc
+        raise FeedListError(
+            f"{shown} declares a DTD or entities ({type(exc).__name__}); refused. Export it again without them"
+        ) from exc
     except ET.ParseError as exc:
         raise FeedListError(f"{shown} is not well-formed XML: {exc}") from exc
     if root.tag != "opml" or root.find("body") is None:

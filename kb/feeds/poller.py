@@ -23,7 +23,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,35 +33,25 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from kb import clock
-from kb.feeds import listfile as feedlist
-from kb.feeds import items
 from kb.errors import NotFound, Problem
-from kb.feeds.listfile import Feed
+from kb.feeds import items
+from kb.feeds import listfile as feedlist
 from kb.feeds.fetch import Fetcher, FetchError, Response
-from kb.store import Store
+from kb.feeds.listfile import Feed
+from kb.feeds.state import (
+    _jitter,
+    backoff_minutes,
+    ensure_state,
+    held_reason,
+    is_due,
+    iso,
+    utcnow,
+)
 from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 ITEMS_PER_DAY_WINDOW = 30  # days
 PROCESS_PARSE_MIN = 20  # a poll of at least this many feeds parses them in worker processes
-
-
-def utcnow() -> dt.datetime:
-    return clock.utcnow().replace(microsecond=0)
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
-
-
-def parse_iso(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -138,46 +127,6 @@ class _Outcome:
 # -- feed state ------------------------------------------------------------------------------
 
 
-def states(store: Store) -> dict[str, dict[str, Any]]:
-    return {row["url"]: row for row in store.db["feed_state"].rows}
-
-
-def ensure_state(store: Store, feed: Feed) -> dict[str, Any]:
-    rows = list(store.db["feed_state"].rows_where("url = ?", [feed.url]))
-    if rows:
-        return rows[0]
-    store.db["feed_state"].insert({"url": feed.url, "title": feed.title, "status": "new", "failures": 0,
-                                   "items_total": 0, "items_per_day": 0.0, "last_new": 0})
-    return next(store.db["feed_state"].rows_where("url = ?", [feed.url]))
-
-
-def held_reason(state: dict[str, Any] | None, moment: dt.datetime) -> str | None:
-    """Why a feed must not be fetched yet (Retry-After or error backoff), or None."""
-    if not state:
-        return None
-    until = parse_iso(state.get("held_until"))
-    if until and until > moment:
-        return "the server asked to retry later (Retry-After)"
-    upcoming = parse_iso(state.get("next_poll"))
-    if state.get("failures") and upcoming and upcoming > moment:
-        return f"backing off after {state['failures']} failure{'s' * (state['failures'] != 1)}"
-    return None
-
-
-def is_due(state: dict[str, Any] | None, moment: dt.datetime) -> bool:
-    upcoming = parse_iso((state or {}).get("next_poll"))
-    return upcoming is None or upcoming <= moment
-
-
-def _jitter(minutes: float) -> dt.timedelta:
-    return dt.timedelta(minutes=minutes * random.uniform(0.9, 1.1))
-
-
-def backoff_minutes(interval: int, failures: int, cap: int) -> float:
-    """Exponential backoff: the feed's interval, doubled for each failure after the first, capped."""
-    return float(min(cap, interval * 2 ** min(max(failures - 1, 0), 20)))
-
-
 # -- the poller ------------------------------------------------------------------------------
 
 
@@ -216,8 +165,6 @@ class ParsePool:
                 self._pool = None
 
 
-
-
 AfterPoll = Callable[[Workspace, list[int], bool], Any]
 
 
@@ -253,8 +200,15 @@ class Poller:
 
     # -- many feeds -----------------------------------------------------------------------
 
-    def poll(self, urls: Iterable[str] | None = None, *, force: bool = False, due_only: bool = False,
-             suggest: bool = True, on_feed: Callable[[FeedResult], None] | None = None) -> PollReport:
+    def poll(
+        self,
+        urls: Iterable[str] | None = None,
+        *,
+        force: bool = False,
+        due_only: bool = False,
+        suggest: bool = True,
+        on_feed: Callable[[FeedResult], None] | None = None,
+    ) -> PollReport:
         """Poll enabled feeds now (or only `urls`), then index new items and make suggestions."""
         started = time.monotonic()
         report = PollReport()
@@ -276,8 +230,13 @@ class Poller:
                 if not feed.enabled:
                     result = FeedResult(feed.url, feed.title, "disabled")
                 elif not force and (reason := held_reason(state, moment)):
-                    result = FeedResult(feed.url, feed.title, "held", error=reason,
-                                        next_poll=state.get("held_until") if "Retry-After" in reason else state.get("next_poll"))
+                    result = FeedResult(
+                        feed.url,
+                        feed.title,
+                        "held",
+                        error=reason,
+                        next_poll=state.get("held_until") if "Retry-After" in reason else state.get("next_poll"),
+                    )
                 elif due_only and not is_due(state, moment):
                     continue
                 else:
@@ -321,8 +280,14 @@ class Poller:
         report.seconds = time.monotonic() - started
         return report
 
-    def _fetch_all(self, work: list[tuple[Feed, dict[str, Any]]], parsers: ParsePool | None, writer: Any,
-                   report: PollReport, on_feed: Callable[[FeedResult], None] | None) -> list[int]:
+    def _fetch_all(
+        self,
+        work: list[tuple[Feed, dict[str, Any]]],
+        parsers: ParsePool | None,
+        writer: Any,
+        report: PollReport,
+        on_feed: Callable[[FeedResult], None] | None,
+    ) -> list[int]:
         """Fetch and parse in threads; store (and, with a writer, index) each feed as it is done.
         Returns the ids of the items written to the index."""
         parse = parsers.parse if parsers else items.parse
@@ -337,8 +302,9 @@ class Poller:
                 report.results.append(result)
                 if writer is not None and (result.new_ids or result.updated_ids):
                     with self.lock:
-                        indexed += items.index_pending(self.ws.store, writer, tags_by_feed=tags,
-                                                       ids=result.new_ids + result.updated_ids)
+                        indexed += items.index_pending(
+                            self.ws.store, writer, tags_by_feed=tags, ids=result.new_ids + result.updated_ids
+                        )
                 if on_feed:
                     on_feed(result)
         return indexed
@@ -367,19 +333,25 @@ class Poller:
 
     # -- the parts ------------------------------------------------------------------------
 
-    def _work(self, feed: Feed, state: dict[str, Any], parse: Callable[..., items.ParsedFeed] = items.parse) -> _Outcome:
+    def _work(
+        self, feed: Feed, state: dict[str, Any], parse: Callable[..., items.ParsedFeed] = items.parse
+    ) -> _Outcome:
         """Fetch and parse (in a worker thread, no database). Never raises."""
         started = time.monotonic()
         out = _Outcome()
         try:
-            out.response = self.fetcher.fetch(feed.url, etag=state.get("etag"), last_modified=state.get("last_modified"))
+            out.response = self.fetcher.fetch(
+                feed.url, etag=state.get("etag"), last_modified=state.get("last_modified")
+            )
             body = out.response.body
             if out.response.status == 200 and body is not None:
                 out.body_hash = hashlib.sha256(body).hexdigest()
                 if out.body_hash == state.get("body_hash"):
                     out.unchanged = True
                 else:
-                    out.parsed = parse(body, state["id"], out.response.final_url, out.response.headers.get("content-type"))
+                    out.parsed = parse(
+                        body, state["id"], out.response.final_url, out.response.headers.get("content-type")
+                    )
                 out.response.body = None  # free it early
         except FetchError as exc:
             out.error = str(exc)
@@ -405,14 +377,23 @@ class Poller:
         response = outcome.response
         status = response.status if response else None
         result = FeedResult(feed.url, feed.title, "error", http_status=status, seconds=outcome.seconds)
-        update: dict[str, Any] = {"last_fetch": iso(moment), "last_duration": round(outcome.seconds, 3),
-                                  "http_status": status, "title": feed.title}
+        update: dict[str, Any] = {
+            "last_fetch": iso(moment),
+            "last_duration": round(outcome.seconds, 3),
+            "http_status": status,
+            "title": feed.title,
+        }
         db = self.ws.store.db
         failures = int(state.get("failures") or 0)
 
         def succeeded() -> None:
-            update.update(status="ok", failures=0, last_success=iso(moment), held_until=None,
-                          next_poll=iso(moment + _jitter(feed.interval)))
+            update.update(
+                status="ok",
+                failures=0,
+                last_success=iso(moment),
+                held_until=None,
+                next_poll=iso(moment + _jitter(feed.interval)),
+            )
             if response is not None:
                 if response.etag is not None or status == 200:
                     update["etag"] = response.etag
@@ -428,8 +409,14 @@ class Poller:
                 wait = min(wait_seconds, settings.max_backoff * 60)
                 held_until = moment + dt.timedelta(seconds=wait)
                 next_poll = held_until
-            update.update(status="error", failures=count, last_error=message, last_error_at=iso(moment),
-                          next_poll=iso(next_poll), held_until=iso(held_until))
+            update.update(
+                status="error",
+                failures=count,
+                last_error=message,
+                last_error_at=iso(moment),
+                next_poll=iso(next_poll),
+                held_until=iso(held_until),
+            )
             result.error = message
             result.next_poll = iso(next_poll)
 
@@ -453,8 +440,13 @@ class Poller:
                 result.new_ids, result.updated_ids = stored.new, stored.updated
                 update["items_total"], update["items_per_day"] = self._volume(state["id"], moment)
             elif status == 410:
-                update.update(status="gone", failures=failures + 1, last_error="410 Gone: the feed was removed; disabled",
-                              last_error_at=iso(moment), next_poll=None)
+                update.update(
+                    status="gone",
+                    failures=failures + 1,
+                    last_error="410 Gone: the feed was removed; disabled",
+                    last_error_at=iso(moment),
+                    next_poll=None,
+                )
                 result.outcome, result.error = "gone", "410 Gone"
             elif status in (429, 503):
                 wait = response.retry_after() if response else None
@@ -476,8 +468,10 @@ class Poller:
         db = self.ws.store.db
         total = db.execute("SELECT count(*) FROM feed_items WHERE feed_id = ?", [feed_id]).fetchone()[0]
         since = iso(moment - dt.timedelta(days=ITEMS_PER_DAY_WINDOW))
-        recent = db.execute("SELECT count(*) FROM feed_items WHERE feed_id = ? AND coalesce(published, first_seen) >= ?",
-                            [feed_id, since]).fetchone()[0]
+        recent = db.execute(
+            "SELECT count(*) FROM feed_items WHERE feed_id = ? AND coalesce(published, first_seen) >= ?",
+            [feed_id, since],
+        ).fetchone()[0]
         return total, round(recent / ITEMS_PER_DAY_WINDOW, 2)
 
     def _edit_list(self, url: str, **changes: Any) -> bool:
@@ -493,8 +487,11 @@ class Poller:
         taken = db.execute("SELECT 1 FROM feed_state WHERE url = ?", [new_url]).fetchone()
         feeds, _ = self.feeds()
         if taken or feedlist.find(feeds, new_url):
-            self._edit_list(feed.url, enabled=False,
-                            note=f"moved permanently to {new_url}, which is listed already ({moment.date()})")
+            self._edit_list(
+                feed.url,
+                enabled=False,
+                note=f"moved permanently to {new_url}, which is listed already ({moment.date()})",
+            )
             return None
         if not self._edit_list(feed.url, new_url=new_url, note=f"moved permanently (301/308) on {moment.date()}"):
             return None
@@ -511,10 +508,9 @@ class Poller:
         feeds, _ = self.feeds()
         tags = items.feed_tags(store, feeds)
         # The rows are marked inside a transaction that commits only after the index has.
-        with store.db.atomic():
-            with self.ws.index.writer(bulk=True) as writer:
-                done = items.index_pending(store, writer, tags_by_feed=tags)
-                items.mark_indexed(store, done)
+        with store.db.atomic(), self.ws.index.writer(bulk=True) as writer:
+            done = items.index_pending(store, writer, tags_by_feed=tags)
+            items.mark_indexed(store, done)
         return len(done)
 
 
@@ -523,18 +519,3 @@ def _reason(status: int | None) -> str:
         return HTTPStatus(status).phrase if status else ""
     except ValueError:
         return ""
-
-
-def health(ws: Workspace) -> list[dict[str, Any]]:
-    """Each listed feed with its state, for `kb feeds list` and the web's feed-health page."""
-    feeds, _ = feedlist.load(ws.cfg.feeds_file, ws.cfg.display(ws.cfg.feeds_file))
-    known = states(ws.store)
-    out = []
-    for feed in feeds:
-        state = known.get(feed.url, {})
-        out.append({**feed.to_dict(), "status": state.get("status") or "never polled",
-                    "last_success": state.get("last_success"), "last_error": state.get("last_error"),
-                    "last_error_at": state.get("last_error_at"), "failures": state.get("failures") or 0,
-                    "items_per_day": state.get("items_per_day") or 0.0, "items_total": state.get("items_total") or 0,
-                    "next_poll": state.get("next_poll"), "http_status": state.get("http_status")})
-    return out

@@ -14,11 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from kb.files.roundtrip import (
-    CHECKS, MEASURE_KINDS, RISK_KINDS, SOURCE_KINDS, TOP_KINDS, _is_blank, _load, _split, sha256,
+    CHECKS,
+    MEASURE_KINDS,
+    RISK_KINDS,
+    SOURCE_KINDS,
+    TOP_KINDS,
+    _is_blank,
+    _load,
+    _split,
+    sha256,
 )
 from kb.model.entry import TOP_FIELDS, build_entry
 from kb.model.frontmatter import FrontMatter, FrontMatterError, parse
-
 
 STATUS_ACTIONS = {"publish": "published", "unpublish": "draft", "archive": "archived", "review": "review"}
 
@@ -64,8 +71,9 @@ def form_values(text: str) -> dict[str, Any]:
     """What the editor form shows for an entry file (raises EditorError when it cannot be edited)."""
     parts = _split(text)
     _, data = _load(parts)
-    values: dict[str, Any] = {key: (_checks(data.get(key)) if kind == CHECKS else _show(data.get(key)))
-                              for key, kind in TOP_KINDS.items()}
+    values: dict[str, Any] = {
+        key: (_checks(data.get(key)) if kind == CHECKS else _show(data.get(key))) for key, kind in TOP_KINDS.items()
+    }
     values["status"] = _show(data.get("status"))
     risks = data.get("risks") if isinstance(data.get("risks"), list) else []
     values["risks"] = []
@@ -103,8 +111,11 @@ def values_from_form(form: Any) -> dict[str, Any]:
 
     `form` is a Werkzeug MultiDict (or any mapping with `getlist`, or a plain dict).
     """
-    getlist: Callable[[str], list[str]] = form.getlist if hasattr(form, "getlist") else (
-        lambda k: form[k] if isinstance(form.get(k), list) else ([form[k]] if k in form else []))
+    getlist: Callable[[str], list[str]] = (
+        form.getlist
+        if hasattr(form, "getlist")
+        else (lambda k: form[k] if isinstance(form.get(k), list) else ([form[k]] if k in form else []))
+    )
     first = lambda k: (getlist(k) or [""])[0]
     values: dict[str, Any] = {key: (getlist(key) if kind == CHECKS else first(key)) for key, kind in TOP_KINDS.items()}
     risks: dict[int, dict[str, Any]] = {}
@@ -152,8 +163,12 @@ def form_action(values: dict[str, Any], action: str) -> str | None:
     if parts[0] == "remove-risk" and numbers and numbers[0] < len(risks):
         gone = risks.pop(numbers[0])
         return f"Risk {gone.get('id') or numbers[0] + 1} was removed from the form. Save to remove it from the file."
-    if parts[0] == "remove-measure" and len(numbers) == 2 and numbers[0] < len(risks) \
-            and numbers[1] < len(risks[numbers[0]]["measures"]):
+    if (
+        parts[0] == "remove-measure"
+        and len(numbers) == 2
+        and numbers[0] < len(risks)
+        and numbers[1] < len(risks[numbers[0]]["measures"])
+    ):
         risks[numbers[0]]["measures"].pop(numbers[1])
         return f"A measure was removed from risk {numbers[0] + 1}. Save to remove it from the file."
     if parts[0] == "remove-source" and numbers and numbers[0] < len(sources):
@@ -186,14 +201,19 @@ def field_for(where: tuple[str | int, ...], message: str) -> str | None:
         i = where[1]
         kinds = RISK_KINDS if head == "risks" else SOURCE_KINDS
         if len(where) == 2:
-            return f"{head}-{i}-{word}" if word in kinds and message.startswith(f"{word} is required") else f"{head}-{i}"
+            return (
+                f"{head}-{i}-{word}" if word in kinds and message.startswith(f"{word} is required") else f"{head}-{i}"
+            )
         key = where[2]
         if head == "risks" and key == "measures":
             if len(where) >= 4 and isinstance(where[3], int):
                 j = where[3]
                 if len(where) == 4:
-                    return (f"risks-{i}-measures-{j}-{word}" if word in MEASURE_KINDS
-                            and message.startswith(f"{word} is required") else f"risks-{i}-measures-{j}")
+                    return (
+                        f"risks-{i}-measures-{j}-{word}"
+                        if word in MEASURE_KINDS and message.startswith(f"{word} is required")
+                        else f"risks-{i}-measures-{j}"
+                    )
                 return f"risks-{i}-measures-{j}-{where[4]}" if where[4] in MEASURE_KINDS else f"risks-{i}-measures-{j}"
             return f"risks-{i}"
         return f"{head}-{i}-{key}" if key in kinds else f"{head}-{i}"
@@ -226,8 +246,15 @@ def check(path: Path, text: str, known: set[str] | None = None, display: str | N
     if entry is not None and known is not None:
         for i, slug in enumerate(entry.related):
             if slug not in known:
-                out.append(FieldProblem("related", f"related entry {slug!r} does not exist (no entries/{slug}.md); "
-                                        "fix the slug or remove it", fm.lines.get(("related", i), 0), "error", shown))
+                out.append(
+                    FieldProblem(
+                        "related",
+                        f"related entry {slug!r} does not exist (no entries/{slug}.md); fix the slug or remove it",
+                        fm.lines.get(("related", i), 0),
+                        "error",
+                        shown,
+                    )
+                )
     return out
 
 

@@ -24,24 +24,49 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString, Pl
 from kb.errors import KbError
 from kb.model.entry import MEASURE_FIELDS, RISK_FIELDS, SOURCE_FIELDS, TOP_FIELDS
 
-
 FOLD_WIDTH = 80
 
 
 # Field kinds. Text is folded to one line; lists are comma-separated in the form.
-TEXT, CHOICE, DATE, SCORE, LIST, CHECKS, SOURCE_DATE = ["text", "choice", "date", "score", "list", "checks", "source-date"]
+TEXT, CHOICE, DATE, SCORE, LIST, CHECKS, SOURCE_DATE = [
+    "text",
+    "choice",
+    "date",
+    "score",
+    "list",
+    "checks",
+    "source-date",
+]
 
 
 TOP_KINDS = {
-    "title": TEXT, "summary": TEXT, "tlp": CHOICE, "share_with": LIST, "category": CHOICE, "horizon": CHOICE,
-    "maturity": CHOICE, "reviewed": DATE, "tags": LIST, "sectors": LIST, "drivers": CHECKS, "keywords": LIST,
+    "title": TEXT,
+    "summary": TEXT,
+    "tlp": CHOICE,
+    "share_with": LIST,
+    "category": CHOICE,
+    "horizon": CHOICE,
+    "maturity": CHOICE,
+    "reviewed": DATE,
+    "tags": LIST,
+    "sectors": LIST,
+    "drivers": CHECKS,
+    "keywords": LIST,
     "related": LIST,
 }
 
 
 RISK_KINDS = {
-    "id": TEXT, "title": TEXT, "description": TEXT, "role": CHOICE, "crime_types": LIST, "drivers": CHECKS,
-    "likelihood": SCORE, "impact": SCORE, "confidence": CHOICE, "trend": CHOICE,
+    "id": TEXT,
+    "title": TEXT,
+    "description": TEXT,
+    "role": CHOICE,
+    "crime_types": LIST,
+    "drivers": CHECKS,
+    "likelihood": SCORE,
+    "impact": SCORE,
+    "confidence": CHOICE,
+    "trend": CHOICE,
 }
 
 
@@ -94,13 +119,13 @@ class _Parts:
 
 def _split(text: str) -> _Parts:
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    lines = text[len(bom):].splitlines(keepends=True)
+    lines = text[len(bom) :].splitlines(keepends=True)
     if not lines or lines[0].rstrip() != "---":
         raise EditorError("the file must start with a '---' line; fix it in a text editor first")
     for number, line in enumerate(lines[1:], start=1):
         if line.rstrip() == "---":
             newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
-            return _Parts(bom, lines[0], "".join(lines[1:number]), line, "".join(lines[number + 1:]), newline)
+            return _Parts(bom, lines[0], "".join(lines[1:number]), line, "".join(lines[number + 1 :]), newline)
     raise EditorError("the front matter is never closed with a '---' line; fix it in a text editor first")
 
 
@@ -109,8 +134,10 @@ def _load(parts: _Parts) -> tuple[YAML, CommentedMap]:
     try:
         data = y.load(parts.yaml_text.replace("\r\n", "\n"))
     except YAMLError as exc:
-        raise EditorError(f"the front matter is not valid YAML ({exc.__class__.__name__}); "
-                          "fix it in a text editor, or run kb validate for the line") from exc
+        raise EditorError(
+            f"the front matter is not valid YAML ({exc.__class__.__name__}); "
+            "fix it in a text editor, or run kb validate for the line"
+        ) from exc
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
@@ -124,9 +151,11 @@ def sha256(data: str | bytes) -> str:
 
 def split_list(text: str) -> list[str]:
     """'a, "b, c", d' -> ['a', 'b, c', 'd'] (blank items dropped)."""
-    return [(m.group(1) if m.group(1) is not None else m.group(2)).strip()
-            for m in re.finditer(r'\s*(?:"([^"]*)"|([^,]+))\s*(?:,|$)', text or "")
-            if (m.group(1) if m.group(1) is not None else m.group(2)).strip()]
+    return [
+        (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+        for m in re.finditer(r'\s*(?:"([^"]*)"|([^,]+))\s*(?:,|$)', text or "")
+        if (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+    ]
 
 
 def _is_blank(group: dict[str, Any], kinds: dict[str, str]) -> bool:
@@ -208,8 +237,9 @@ class _Changes:
             self.fields.append(name)
 
 
-def _set(data: CommentedMap, key: str, kind: str, raw: Any, order: list[str], where: str, changes: _Changes,
-         indent: int) -> None:
+def _set(
+    data: CommentedMap, key: str, kind: str, raw: Any, order: list[str], where: str, changes: _Changes, indent: int
+) -> None:
     new = _convert(kind, raw)
     old = data.get(key)
     if kind == CHECKS and isinstance(new, list) and isinstance(old, list):  # keep the file's order
@@ -241,8 +271,15 @@ def _set(data: CommentedMap, key: str, kind: str, raw: Any, order: list[str], wh
         _insert_at(data, key, new, order)
 
 
-def _set_group(data: CommentedMap, group: dict[str, Any], kinds: dict[str, str], order: list[str], where: str,
-               changes: _Changes, indent: int) -> None:
+def _set_group(
+    data: CommentedMap,
+    group: dict[str, Any],
+    kinds: dict[str, str],
+    order: list[str],
+    where: str,
+    changes: _Changes,
+    indent: int,
+) -> None:
     for key, kind in kinds.items():
         _set(data, key, kind, group.get(key), order, where, changes, indent)
 
@@ -257,9 +294,18 @@ def _origin(group: dict[str, Any], old: list[Any], taken: set[int]) -> int | Non
     return None
 
 
-def _set_groups(parent: CommentedMap, key: str, groups: list[dict[str, Any]], kinds: dict[str, str],
-                order: list[str], parent_order: list[str], where: str, changes: _Changes, indent: int,
-                nested: Callable[[CommentedMap, dict[str, Any], str], None] | None = None) -> None:
+def _set_groups(
+    parent: CommentedMap,
+    key: str,
+    groups: list[dict[str, Any]],
+    kinds: dict[str, str],
+    order: list[str],
+    parent_order: list[str],
+    where: str,
+    changes: _Changes,
+    indent: int,
+    nested: Callable[[CommentedMap, dict[str, Any], str], None] | None = None,
+) -> None:
     """Update a list of mappings (risks, measures, sources) in place: kept items keep their
     comments; removed ones go; new ones are appended."""
     old = parent.get(key)
@@ -325,15 +371,35 @@ def _apply_data(data: CommentedMap, values: dict[str, Any], changes: _Changes) -
             _set(data, key, kind, values[key], TOP_FIELDS, key, changes, 0)
 
     def measures(risk: CommentedMap, group: dict[str, Any], where: str) -> None:
-        _set_groups(risk, "measures", group.get("measures", []), MEASURE_KINDS, list(MEASURE_FIELDS), RISK_FIELDS,
-                    "risks", changes, 4)
+        _set_groups(
+            risk,
+            "measures",
+            group.get("measures", []),
+            MEASURE_KINDS,
+            list(MEASURE_FIELDS),
+            RISK_FIELDS,
+            "risks",
+            changes,
+            4,
+        )
 
     if "risks" in values:
-        _set_groups(data, "risks", values["risks"], RISK_KINDS, list(RISK_FIELDS), TOP_FIELDS, "risks", changes, 0,
-                    nested=measures)
+        _set_groups(
+            data,
+            "risks",
+            values["risks"],
+            RISK_KINDS,
+            list(RISK_FIELDS),
+            TOP_FIELDS,
+            "risks",
+            changes,
+            0,
+            nested=measures,
+        )
     if "sources" in values:
-        _set_groups(data, "sources", values["sources"], SOURCE_KINDS, list(SOURCE_FIELDS), TOP_FIELDS, "sources",
-                    changes, 0)
+        _set_groups(
+            data, "sources", values["sources"], SOURCE_KINDS, list(SOURCE_FIELDS), TOP_FIELDS, "sources", changes, 0
+        )
 
 
 def _assemble(parts: _Parts, y: YAML, data: CommentedMap, yaml_changed: bool, body: str) -> str:

@@ -19,8 +19,8 @@ from kb.errors import NotFound
 from kb.files.atomic import write_atomic
 from kb.files.form import FieldProblem, check, errors, form_values
 from kb.files.lock import write_lock
-from kb.files.scaffold import ENTRY_TEMPLATE
 from kb.files.roundtrip import EditorError, apply, set_status_text, sha256
+from kb.files.scaffold import ENTRY_TEMPLATE
 from kb.model import taxonomy as tx
 from kb.model.entry import SLUG_RE, slugify
 
@@ -42,9 +42,14 @@ class Outcome:
         """On a conflict: a unified diff from the version on disk to yours."""
         if self.disk_text is None:
             return ""
-        return "".join(difflib.unified_diff(self.disk_text.splitlines(keepends=True),
-                                            self.text.splitlines(keepends=True),
-                                            "on disk (saved by someone else)", "yours (not saved)"))
+        return "".join(
+            difflib.unified_diff(
+                self.disk_text.splitlines(keepends=True),
+                self.text.splitlines(keepends=True),
+                "on disk (saved by someone else)",
+                "yours (not saved)",
+            )
+        )
 
 
 def _read(path: Path) -> tuple[bytes, str]:
@@ -64,8 +69,15 @@ def open_entry(path: Path) -> tuple[dict[str, Any], str]:
     return form_values(text), sha256(raw)
 
 
-def _write(path: Path, candidate: str, base_sha: str, make: Callable[[str], str], known: set[str] | None,
-           display: str | None, changed: list[str] | None = None) -> Outcome:
+def _write(
+    path: Path,
+    candidate: str,
+    base_sha: str,
+    make: Callable[[str], str],
+    known: set[str] | None,
+    display: str | None,
+    changed: list[str] | None = None,
+) -> Outcome:
     with write_lock(path.parent):
         raw, current = _read(path)
         if sha256(raw) != base_sha:
@@ -79,8 +91,9 @@ def _write(path: Path, candidate: str, base_sha: str, make: Callable[[str], str]
         return Outcome("saved", candidate, problems, changed or [], sha=sha256(candidate), path=path)
 
 
-def save(path: Path, values: dict[str, Any], base_sha: str, known: set[str] | None = None,
-         display: str | None = None) -> Outcome:
+def save(
+    path: Path, values: dict[str, Any], base_sha: str, known: set[str] | None = None, display: str | None = None
+) -> Outcome:
     """Apply `values` to the entry file and write it, unless it changed since `base_sha` was read
     (then nothing is written and the outcome holds both versions) or the result is invalid."""
     with write_lock(path.parent):
@@ -89,16 +102,24 @@ def save(path: Path, values: dict[str, Any], base_sha: str, known: set[str] | No
         return _write(path, candidate, base_sha, lambda disk: apply(disk, values)[0], known, display, changed)
 
 
-def set_status(path: Path, status: str, base_sha: str | None = None, known: set[str] | None = None,
-               display: str | None = None) -> Outcome:
+def set_status(
+    path: Path, status: str, base_sha: str | None = None, known: set[str] | None = None, display: str | None = None
+) -> Outcome:
     """Publish, unpublish (draft), archive or send for review: only `status` changes, validated first."""
     if status not in tx.STATUS:
         raise EditorError(f"status must be one of: {', '.join(tx.STATUS)}; got {status!r}")
     with write_lock(path.parent):
         raw, current = _read(path)
         candidate, _ = set_status_text(current, status)
-        return _write(path, candidate, base_sha or sha256(raw), lambda disk: set_status_text(disk, status)[0],
-                      known, display, ["status"])
+        return _write(
+            path,
+            candidate,
+            base_sha or sha256(raw),
+            lambda disk: set_status_text(disk, status)[0],
+            known,
+            display,
+            ["status"],
+        )
 
 
 def new_entry_text(title: str = "", today: dt.date | None = None) -> str:
@@ -106,23 +127,36 @@ def new_entry_text(title: str = "", today: dt.date | None = None) -> str:
     return ENTRY_TEMPLATE.format(title=title or "New entry", today=(today or clock.today()).isoformat())
 
 
-def create(entries_dir: Path, slug: str, values: dict[str, Any], known: set[str] | None = None,
-           display: Callable[[Path], str] = str) -> Outcome:
+def create(
+    entries_dir: Path,
+    slug: str,
+    values: dict[str, Any],
+    known: set[str] | None = None,
+    display: Callable[[Path], str] = str,
+) -> Outcome:
     """Write a new draft entry from the form. The slug is the file name and cannot clash."""
     slug = (slug or "").strip() or slugify(str(values.get("title") or ""))
     path = entries_dir / f"{slug}.md"
     shown = display(path)
     if not SLUG_RE.match(slug):
-        problem = FieldProblem("slug", f"file name must be a slug (lower-case letters, digits, hyphens), e.g. "
-                               f"{slugify(slug)}.md", 1, display=shown)
+        problem = FieldProblem(
+            "slug",
+            f"file name must be a slug (lower-case letters, digits, hyphens), e.g. {slugify(slug)}.md",
+            1,
+            display=shown,
+        )
         return Outcome("invalid", "", [problem], path=path)
     candidate, changed = apply(new_entry_text(), {**values, "status": "draft"})
     candidate, _ = set_status_text(candidate, "draft")
     with write_lock(entries_dir):
         problems = check(path, candidate, (known or set()) | {slug}, shown)
         if path.exists():
-            problems.insert(0, FieldProblem("slug", f"{shown} already exists; choose another slug, or edit that entry",
-                                            1, display=shown))
+            problems.insert(
+                0,
+                FieldProblem(
+                    "slug", f"{shown} already exists; choose another slug, or edit that entry", 1, display=shown
+                ),
+            )
         if errors(problems):
             return Outcome("invalid", candidate, problems, changed, path=path)
         entries_dir.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 from kb import clock
+from kb.errors import KbError
 from kb.files.atomic import write_atomic
 from kb.files.lock import write_lock
 from kb.model.entry import slugify
-from kb.errors import KbError
 
 ENTRY_TEMPLATE = """\
 ---
@@ -98,8 +98,8 @@ def new_entry(entries_dir: Path, title: str, today: dt.date | None = None) -> Pa
     """Write a draft entry for `title`; refuses to overwrite an existing file."""
     title = " ".join(title.split())
     if not title:
-        raise KbError("give the new entry a title, e.g. kb new \"Smart meters\"")
-    if any(ch in title for ch in "\n:#{}[]") :
+        raise KbError('give the new entry a title, e.g. kb new "Smart meters"')
+    if any(ch in title for ch in "\n:#{}[]"):
         safe_title = '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"'
     else:
         safe_title = title
@@ -118,7 +118,11 @@ def init(root: Path) -> list[Path]:
         raise KbError(f"{root} already has a config.toml; it is a knowledge base already")
     root.mkdir(parents=True, exist_ok=True)
     made = []
-    for name, text in (("config.toml", CONFIG_TEMPLATE), (".gitignore", "var/\n"), ("feeds/feeds.yaml", FEEDS_TEMPLATE)):
+    for name, text in (
+        ("config.toml", CONFIG_TEMPLATE),
+        (".gitignore", "var/\n"),
+        ("feeds/feeds.yaml", FEEDS_TEMPLATE),
+    ):
         path = root / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,11 +16,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from kb.errors import KbError
 from kb.files.atomic import write_atomic
 from kb.files.lock import write_lock
 from kb.files.scaffold import new_entry
 from kb.model.entry import read_entry
-from kb.errors import KbError
 from kb.model.frontmatter import FrontMatterError, parse
 
 MAX_TITLE = 200
@@ -62,8 +62,11 @@ def _block_end(lines: list[str], start: int, dash_col: int, stop: int) -> int:
             j += 1
             continue
         indent = len(line) - len(line.lstrip())
-        if indent > dash_col or (indent == dash_col and stripped.startswith("- ")) or \
-                (indent == dash_col and stripped == "-"):
+        if (
+            indent > dash_col
+            or (indent == dash_col and stripped.startswith("- "))
+            or (indent == dash_col and stripped == "-")
+        ):
             j += 1
             end = j
             continue
@@ -113,8 +116,10 @@ def _add_source(path: Path, source: dict[str, Any], display: Path | None) -> boo
             first = fm.lines[("sources", 0)] - 1
             dash_col = lines[first].index("-")
             if value_text:  # a flow list: [ {...}, ... ]
-                raise KbError(f"{shown}:{key_line}: sources is written as a [ ] list; rewrite it as lines starting "
-                              "with '- title:' and accept the suggestion again")
+                raise KbError(
+                    f"{shown}:{key_line}: sources is written as a [ ] list; rewrite it as lines starting "
+                    "with '- title:' and accept the suggestion again"
+                )
             end = _block_end(lines, first, dash_col, close)
             new_lines = lines[:end] + source_lines(source, dash_col) + lines[end:]
         else:
@@ -131,15 +136,22 @@ def _add_source(path: Path, source: dict[str, Any], display: Path | None) -> boo
     return True
 
 
-def create_draft(entries_dir: Path, title: str, keywords: list[str], sources: list[dict[str, Any]],
-                 note: str = "", display: Path | None = None) -> Path:
+def create_draft(
+    entries_dir: Path,
+    title: str,
+    keywords: list[str],
+    sources: list[dict[str, Any]],
+    note: str = "",
+    display: Path | None = None,
+) -> Path:
     """A new draft entry from the template, pre-filled with title, keywords and sources."""
     with write_lock(entries_dir):
         return _create_draft(entries_dir, title, keywords, sources, note, display)
 
 
-def _create_draft(entries_dir: Path, title: str, keywords: list[str], sources: list[dict[str, Any]],
-                  note: str, display: Path | None) -> Path:
+def _create_draft(
+    entries_dir: Path, title: str, keywords: list[str], sources: list[dict[str, Any]], note: str, display: Path | None
+) -> Path:
     path = new_entry(entries_dir, _text(title, 120))
     shown = display or path
     try:

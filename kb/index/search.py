@@ -24,9 +24,9 @@ from whoosh.query import And, NullQuery, Or, Query, Term
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from kb.model.entry import Entry
 from kb.errors import QueryError
 from kb.index.ranking import Ranker, Unsupported
+from kb.model.entry import Entry
 
 _STEM = StemmingAnalyzer()
 SCHEMA = Schema(
@@ -100,7 +100,9 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "keywords": " ".join(entry.keywords),
         "summary": entry.summary,
         "body": entry.body,
-        "risks": "\n".join(f"{r.title}. {r.description} {' '.join(r.crime_types)}".replace("-", " ") for r in entry.risks),
+        "risks": "\n".join(
+            f"{r.title}. {r.description} {' '.join(r.crime_types)}".replace("-", " ") for r in entry.risks
+        ),
         "measures": "\n".join(m.measure for _, m in entry.measures),
         "tag": ",".join(entry.tags),
         "sector": ",".join(entry.sectors),
@@ -261,7 +263,9 @@ class Index:
         except Exception as exc:  # Whoosh raises assorted types for odd input
             raise QueryError(f"could not understand the query {text!r}: {exc}") from exc
         if query is NullQuery or isinstance(query, type(NullQuery)):
-            raise QueryError(f"nothing to search for in {text!r}: very common words are ignored; add a more specific term")
+            raise QueryError(
+                f"nothing to search for in {text!r}: very common words are ignored; add a more specific term"
+            )
         if not fields:
             if len(self._parsed) >= 512:
                 self._parsed.clear()
@@ -293,13 +297,17 @@ class Index:
         with self._reading() as searcher:
             allowed = self._allowed_docs(searcher, flt)
             if not allowed:  # nothing may be seen (and Whoosh reads an empty filter set as no filter)
-                return Results(query=text, total=0, page=page, per_page=per_page, hits=[],
-                               facets={name: {} for name in facets})
+                return Results(
+                    query=text, total=0, page=page, per_page=per_page, hits=[], facets={name: {} for name in facets}
+                )
             ranker = self._ranker_for(searcher)
             scores = ranker.scores(query) if ranker else None
             if scores is not None:
-                matched = [d for d in scores if d in allowed] if len(scores) <= len(allowed) else [
-                    d for d in allowed if d in scores]
+                matched = (
+                    [d for d in scores if d in allowed]
+                    if len(scores) <= len(allowed)
+                    else [d for d in allowed if d in scores]
+                )
                 # best first; equal scores in index order, as Whoosh does
                 top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
                 ranked = [(d, scores[d]) for d in top[(page - 1) * per_page :]]
@@ -308,15 +316,23 @@ class Index:
                 matched = [d for d in searcher.docs_for_query(query) if d in allowed]
                 results = searcher.search(query, limit=page * per_page, filter=allowed)
                 ranked = [(r.docnum, r.score) for r in results[(page - 1) * per_page :]]
-                terms = {(name, t.decode("utf-8", "replace") if isinstance(t, bytes) else t)
-                         for name, t in query.existing_terms(searcher.reader(), expand=True)}
+                terms = {
+                    (name, t.decode("utf-8", "replace") if isinstance(t, bytes) else t)
+                    for name, t in query.existing_terms(searcher.reader(), expand=True)
+                }
             words = frozenset(t for name, t in terms if name in _HIGHLIGHT_FROM)
             hits = []
             for docnum, score in ranked:
                 stored = searcher.stored_fields(docnum)
-                hit = Hit(id=stored["id"], kind=stored["kind"], slug=stored.get("slug", ""),
-                          title=stored.get("title", ""), score=score, summary=stored.get("summary", ""),
-                          fields=stored)
+                hit = Hit(
+                    id=stored["id"],
+                    kind=stored["kind"],
+                    slug=stored.get("slug", ""),
+                    title=stored.get("title", ""),
+                    score=score,
+                    summary=stored.get("summary", ""),
+                    fields=stored,
+                )
                 hit.snippet = _snippet(hit, words, snippet_text)
                 hits.append(hit)
             counts = {name: self._count_values(searcher, name, matched) for name in facets}
@@ -346,7 +362,9 @@ class Index:
                 counts[value] = counts.get(value, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def facet_counts(self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)) -> dict[str, dict[str, int]]:
+    def facet_counts(
+        self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)
+    ) -> dict[str, dict[str, int]]:
         """Counts of every value of each facet among the documents the audience may see."""
         restrict: list[Query] = [Or([Term("kind", k) for k in kinds])]
         if audience is not None:
@@ -357,8 +375,9 @@ class Index:
 
     # -- similarity (feed items against entries) --------------------------------------------
 
-    def similarity(self, source_id: str, text: str, candidates: Iterable[str], numterms: int = 15,
-                   exclude: Iterable[str] = ()) -> Similarity:
+    def similarity(
+        self, source_id: str, text: str, candidates: Iterable[str], numterms: int = 15, exclude: Iterable[str] = ()
+    ) -> Similarity:
         """How close each candidate document is to the text of `source_id` (an entry).
 
         The source's key terms are picked from `text` with Whoosh's Bo1 expansion model (terms
@@ -371,8 +390,11 @@ class Index:
         with self.ix.searcher() as searcher:
             words = _surface_words(text)
             skip = set(exclude)
-            stems = [(t, w) for t, w in searcher.key_terms_from_text("body", text, numterms=numterms * 2)
-                     if words.get(t, t) not in skip and t not in skip][:numterms]
+            stems = [
+                (t, w)
+                for t, w in searcher.key_terms_from_text("body", text, numterms=numterms * 2)
+                if words.get(t, t) not in skip and t not in skip
+            ][:numterms]
             if not stems or not wanted:
                 return Similarity([], {})
             query = Or([Term(name, term, boost=weight) for term, weight in stems for name in ("title", "body")])
@@ -387,6 +409,7 @@ class Index:
                 matched = sorted({t.decode() if isinstance(t, bytes) else t for _, t in hit.matched_terms()})
                 scores[hit["id"]] = (round(share, 3), [words.get(t, t) for t in matched])
         return Similarity([words.get(t, t) for t, _ in stems], scores)
+
 
 class _Writer:
     def __init__(self, w: IndexWriter):
@@ -445,8 +468,9 @@ def _snippet(hit: Hit, words: frozenset[str], body_of: Callable[[Hit], str] | No
 def _highlight(text: str, words: frozenset[str]) -> str:
     if not text:
         return ""
-    return highlight.highlight(text, words, _STEM, highlight.ContextFragmenter(maxchars=200, surround=60),
-                               _Marker(), top=2)
+    return highlight.highlight(
+        text, words, _STEM, highlight.ContextFragmenter(maxchars=200, surround=60), _Marker(), top=2
+    )
 
 
 def _around_first(body: str, words: frozenset[str], size: int = 600) -> str:
@@ -458,8 +482,9 @@ def _around_first(body: str, words: frozenset[str], size: int = 600) -> str:
     starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
     if not starts:
         return ""
-    found = re.search(r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")",
-                      body, re.IGNORECASE)
+    found = re.search(
+        r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")", body, re.IGNORECASE
+    )
     if not found:
         return ""
     start = max(0, found.start() - 100)

@@ -13,11 +13,15 @@ def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
         return ["New note"]
     changes: list[str] = []
     if old.get("status") != new.get("status"):
-        changes.append(f"Status changed from {tx.label(tx.STATUS, old.get('status', ''))} to {tx.label(tx.STATUS, new['status'])}")
+        changes.append(
+            f"Status changed from {tx.label(tx.STATUS, old.get('status', ''))} to {tx.label(tx.STATUS, new['status'])}"
+        )
     if old.get("summary") != new.get("summary"):
         changes.append("Summary revised")
     if old.get("horizon") != new.get("horizon"):
-        changes.append(f"Horizon moved from {tx.label(tx.HORIZON, old.get('horizon', ''))} to {tx.label(tx.HORIZON, new['horizon'])}")
+        changes.append(
+            f"Horizon moved from {tx.label(tx.HORIZON, old.get('horizon', ''))} to {tx.label(tx.HORIZON, new['horizon'])}"
+        )
     old_risks = {r["id"]: r for r in old.get("risks", [])}
     new_risks = {r["id"]: r for r in new.get("risks", [])}
     for rid, risk in new_risks.items():
@@ -36,7 +40,9 @@ def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
             if prior is None:
                 changes.append(f"New measure for {tx.label(tx.ACTORS, m['actor']).lower()}: {m['measure']}")
             elif prior["status"] != m["status"]:
-                changes.append(f"Measure for {tx.label(tx.ACTORS, m['actor']).lower()} now {tx.label(tx.MEASURE_STATUS, m['status']).lower()}: {m['measure']}")
+                changes.append(
+                    f"Measure for {tx.label(tx.ACTORS, m['actor']).lower()} now {tx.label(tx.MEASURE_STATUS, m['status']).lower()}: {m['measure']}"
+                )
     for rid, risk in old_risks.items():
         if rid not in new_risks:
             changes.append(f'Risk "{risk["title"]}" removed')

@@ -14,19 +14,45 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from kb.model import taxonomy as tx
 from kb.errors import Problem
+from kb.model import taxonomy as tx
 from kb.model.frontmatter import FrontMatter, FrontMatterError, parse
 from kb.model.sanitize import render_markdown, safe_url
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOP_FIELDS = (
-    "title summary status tlp share_with category horizon maturity reviewed tags sectors "
-    "drivers keywords risks sources related"
-).split()
-RISK_FIELDS = "id title description role crime_types drivers likelihood impact confidence trend measures".split()
-MEASURE_FIELDS = "actor measure mechanism status reference".split()
-SOURCE_FIELDS = "title publisher url date checked unchecked".split()
+TOP_FIELDS = [
+    "title",
+    "summary",
+    "status",
+    "tlp",
+    "share_with",
+    "category",
+    "horizon",
+    "maturity",
+    "reviewed",
+    "tags",
+    "sectors",
+    "drivers",
+    "keywords",
+    "risks",
+    "sources",
+    "related",
+]
+RISK_FIELDS = [
+    "id",
+    "title",
+    "description",
+    "role",
+    "crime_types",
+    "drivers",
+    "likelihood",
+    "impact",
+    "confidence",
+    "trend",
+    "measures",
+]
+MEASURE_FIELDS = ["actor", "measure", "mechanism", "status", "reference"]
+SOURCE_FIELDS = ["title", "publisher", "url", "date", "checked", "unchecked"]
 
 
 @dataclass(frozen=True)
@@ -165,8 +191,9 @@ class _Checker:
             return ""
         return value
 
-    def strings(self, data: dict, key: str, where: tuple, *, slugs: bool = False,
-                vocabulary: dict | None = None) -> tuple[str, ...]:
+    def strings(
+        self, data: dict, key: str, where: tuple, *, slugs: bool = False, vocabulary: dict | None = None
+    ) -> tuple[str, ...]:
         value = data.get(key)
         if value is None:
             return ()
@@ -198,8 +225,12 @@ class _Checker:
             self.error(where, f"{key} is required (a whole number 1-5)")
             return 0
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-            self.error(where + (key,), f"{key} must be 1-5, got {value!r}" if not isinstance(value, str)
-                       else f"{key} must be 1-5, got '{value}'")
+            self.error(
+                where + (key,),
+                f"{key} must be 1-5, got {value!r}"
+                if not isinstance(value, str)
+                else f"{key} must be 1-5, got '{value}'",
+            )
             return 0
         return value
 
@@ -241,13 +272,15 @@ def _measures(c: _Checker, risk: dict, where: tuple) -> tuple[Measure, ...]:
     for index, m in c.mapping_list(risk, "measures", where):
         at = where + ("measures", index)
         c.unknown(m, MEASURE_FIELDS, at, "measure")
-        out.append(Measure(
-            actor=c.choice(m, "actor", tx.ACTORS, at),
-            measure=c.text(m, "measure", at),
-            status=c.choice(m, "status", tx.MEASURE_STATUS, at),
-            mechanism=c.choice(m, "mechanism", tx.MECHANISM, at, default="") or None,
-            reference=c.text(m, "reference", at, required=False) or None,
-        ))
+        out.append(
+            Measure(
+                actor=c.choice(m, "actor", tx.ACTORS, at),
+                measure=c.text(m, "measure", at),
+                status=c.choice(m, "status", tx.MEASURE_STATUS, at),
+                mechanism=c.choice(m, "mechanism", tx.MECHANISM, at, default="") or None,
+                reference=c.text(m, "reference", at, required=False) or None,
+            )
+        )
     return tuple(out)
 
 
@@ -264,19 +297,21 @@ def _risks(c: _Checker, meta: dict) -> tuple[Risk, ...]:
             c.error(at + ("id",), f"duplicate risk id {rid!r} (first on line {seen[rid]}); give each risk its own id")
         elif rid:
             seen[rid] = c.fm.line(*at, "id")
-        out.append(Risk(
-            id=rid,
-            title=c.text(r, "title", at),
-            description=c.text(r, "description", at, required=False),
-            role=c.choice(r, "role", tx.ROLE, at),
-            crime_types=c.strings(r, "crime_types", at, slugs=True) or (c.missing(r, "crime_types", at) and ()),
-            drivers=c.strings(r, "drivers", at, vocabulary=tx.DRIVERS),
-            likelihood=c.score(r, "likelihood", at),
-            impact=c.score(r, "impact", at),
-            confidence=c.choice(r, "confidence", tx.CONFIDENCE, at, default="medium"),
-            trend=c.choice(r, "trend", tx.TREND, at),
-            measures=_measures(c, r, at),
-        ))
+        out.append(
+            Risk(
+                id=rid,
+                title=c.text(r, "title", at),
+                description=c.text(r, "description", at, required=False),
+                role=c.choice(r, "role", tx.ROLE, at),
+                crime_types=c.strings(r, "crime_types", at, slugs=True) or (c.missing(r, "crime_types", at) and ()),
+                drivers=c.strings(r, "drivers", at, vocabulary=tx.DRIVERS),
+                likelihood=c.score(r, "likelihood", at),
+                impact=c.score(r, "impact", at),
+                confidence=c.choice(r, "confidence", tx.CONFIDENCE, at, default="medium"),
+                trend=c.choice(r, "trend", tx.TREND, at),
+                measures=_measures(c, r, at),
+            )
+        )
     return tuple(out)
 
 
@@ -301,14 +336,16 @@ def _sources(c: _Checker, meta: dict) -> tuple[Source, ...]:
         else:
             c.error(at + ("date",), f"date must be YYYY-MM-DD, YYYY-MM or YYYY, got {date!r}")
             date_text = None
-        out.append(Source(
-            title=c.text(s, "title", at),
-            publisher=c.text(s, "publisher", at, required=False) or None,
-            url=url,
-            date=date_text,
-            checked=_checked_date(c, s, at),
-            unchecked=c.text(s, "unchecked", at, required=False) or None,
-        ))
+        out.append(
+            Source(
+                title=c.text(s, "title", at),
+                publisher=c.text(s, "publisher", at, required=False) or None,
+                url=url,
+                date=date_text,
+                checked=_checked_date(c, s, at),
+                unchecked=c.text(s, "unchecked", at, required=False) or None,
+            )
+        )
     return tuple(out)
 
 
@@ -323,13 +360,18 @@ def _checked_date(c: _Checker, s: dict, at: tuple) -> str | None:
     return None
 
 
-def build_entry(path: Path, fm: FrontMatter, digest: str = "", display: Path | None = None
-                ) -> tuple[Entry | None, list[Problem]]:
+def build_entry(
+    path: Path, fm: FrontMatter, digest: str = "", display: Path | None = None
+) -> tuple[Entry | None, list[Problem]]:
     c = _Checker(display or path, fm)
     meta = fm.meta
     slug = path.stem
     if not SLUG_RE.match(slug):
-        c.problems.append(Problem(c.path, 1, f"file name must be a slug (lower-case letters, digits, hyphens), e.g. {slugify(slug)}.md"))
+        c.problems.append(
+            Problem(
+                c.path, 1, f"file name must be a slug (lower-case letters, digits, hyphens), e.g. {slugify(slug)}.md"
+            )
+        )
     extra = {k: v for k, v in meta.items() if k not in TOP_FIELDS}
     c.unknown(meta, TOP_FIELDS, (), "front matter")
     status = c.choice(meta, "status", tx.STATUS, ())
@@ -358,12 +400,24 @@ def build_entry(path: Path, fm: FrontMatter, digest: str = "", display: Path | N
         c.error(("related",), "related lists the entry itself; remove it")
     if any(p.severity == "error" for p in c.problems):
         return None, c.problems
-    entry = Entry(slug=slug, path=path, status=status, tlp=tlp, share_with=share_with,
-                  body=fm.body, content_hash=digest, extra=extra, lines=fm.lines, **entry_fields)
+    entry = Entry(
+        slug=slug,
+        path=path,
+        status=status,
+        tlp=tlp,
+        share_with=share_with,
+        body=fm.body,
+        content_hash=digest,
+        extra=extra,
+        lines=fm.lines,
+        **entry_fields,
+    )
     return entry, c.problems
 
 
-def read_entry(path: Path, data: bytes | None = None, display: Path | None = None) -> tuple[Entry | None, list[Problem]]:
+def read_entry(
+    path: Path, data: bytes | None = None, display: Path | None = None
+) -> tuple[Entry | None, list[Problem]]:
     """Parse and validate one entry file. Returns the entry (None on any error) and all problems.
 
     `display` is the path used in messages (e.g. relative to the knowledge base).
@@ -389,8 +443,11 @@ def read_entry(path: Path, data: bytes | None = None, display: Path | None = Non
 def check_related(entry: Entry, known: set[str], display: Path) -> list[Problem]:
     """Problems for `related` slugs that name no entry in the knowledge base."""
     return [
-        Problem(display, entry.lines.get(("related", i), 0),
-                f"related entry {slug!r} does not exist (no entries/{slug}.md); fix the slug or remove it")
+        Problem(
+            display,
+            entry.lines.get(("related", i), 0),
+            f"related entry {slug!r} does not exist (no entries/{slug}.md); fix the slug or remove it",
+        )
         for i, slug in enumerate(entry.related)
         if slug not in known
     ]
@@ -421,21 +478,39 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
         "keywords": list(entry.keywords),
         "risks": [
             {
-                "id": r.id, "title": r.title, "description": r.description, "role": r.role,
-                "crime_types": list(r.crime_types), "drivers": list(r.drivers),
-                "likelihood": r.likelihood, "impact": r.impact, "score": r.score,
-                "confidence": r.confidence, "trend": r.trend,
+                "id": r.id,
+                "title": r.title,
+                "description": r.description,
+                "role": r.role,
+                "crime_types": list(r.crime_types),
+                "drivers": list(r.drivers),
+                "likelihood": r.likelihood,
+                "impact": r.impact,
+                "score": r.score,
+                "confidence": r.confidence,
+                "trend": r.trend,
                 "measures": [
-                    {"actor": m.actor, "measure": m.measure, "mechanism": m.mechanism,
-                     "status": m.status, "reference": m.reference}
+                    {
+                        "actor": m.actor,
+                        "measure": m.measure,
+                        "mechanism": m.mechanism,
+                        "status": m.status,
+                        "reference": m.reference,
+                    }
                     for m in r.measures
                 ],
             }
             for r in entry.risks
         ],
         "sources": [
-            {"title": s.title, "publisher": s.publisher, "url": s.url, "date": s.date,
-             "checked": s.checked, "unchecked": s.unchecked}
+            {
+                "title": s.title,
+                "publisher": s.publisher,
+                "url": s.url,
+                "date": s.date,
+                "checked": s.checked,
+                "unchecked": s.unchecked,
+            }
             for s in entry.sources
         ],
         "related": list(entry.related),
@@ -447,23 +522,41 @@ def entry_from_dict(data: dict[str, Any], path: Path, digest: str = "") -> Entry
     """The inverse of `entry_to_dict` for data that was validated when it was stored."""
     risks = tuple(
         Risk(
-            id=r["id"], title=r["title"], description=r.get("description", ""), role=r["role"],
-            crime_types=tuple(r["crime_types"]), drivers=tuple(r.get("drivers", ())),
-            likelihood=r["likelihood"], impact=r["impact"], confidence=r.get("confidence", "medium"),
+            id=r["id"],
+            title=r["title"],
+            description=r.get("description", ""),
+            role=r["role"],
+            crime_types=tuple(r["crime_types"]),
+            drivers=tuple(r.get("drivers", ())),
+            likelihood=r["likelihood"],
+            impact=r["impact"],
+            confidence=r.get("confidence", "medium"),
             trend=r["trend"],
             measures=tuple(Measure(**{k: m.get(k) for k in MEASURE_FIELDS}) for m in r.get("measures", ())),
         )
         for r in data.get("risks", ())
     )
     return Entry(
-        slug=data["slug"], path=path, title=data["title"], summary=data["summary"],
-        status=data["status"], tlp=data["tlp"], share_with=tuple(data.get("share_with", ())),
-        category=data["category"], horizon=data["horizon"], maturity=data["maturity"],
-        reviewed=dt.date.fromisoformat(data["reviewed"]), body=data.get("body", ""),
-        tags=tuple(data.get("tags", ())), sectors=tuple(data.get("sectors", ())),
-        drivers=tuple(data.get("drivers", ())), keywords=tuple(data.get("keywords", ())),
-        risks=risks, sources=tuple(Source(**s) for s in data.get("sources", ())),
-        related=tuple(data.get("related", ())), content_hash=digest,
+        slug=data["slug"],
+        path=path,
+        title=data["title"],
+        summary=data["summary"],
+        status=data["status"],
+        tlp=data["tlp"],
+        share_with=tuple(data.get("share_with", ())),
+        category=data["category"],
+        horizon=data["horizon"],
+        maturity=data["maturity"],
+        reviewed=dt.date.fromisoformat(data["reviewed"]),
+        body=data.get("body", ""),
+        tags=tuple(data.get("tags", ())),
+        sectors=tuple(data.get("sectors", ())),
+        drivers=tuple(data.get("drivers", ())),
+        keywords=tuple(data.get("keywords", ())),
+        risks=risks,
+        sources=tuple(Source(**s) for s in data.get("sources", ())),
+        related=tuple(data.get("related", ())),
+        content_hash=digest,
     )
 
 

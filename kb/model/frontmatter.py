@@ -104,7 +104,8 @@ def parse(text: str) -> FrontMatter:
         line = mark.line + offset if mark else 2
         what = exc.problem or exc.context or "invalid YAML"
         raise FrontMatterError(
-            line, f"YAML syntax error: {what}; check the indentation and quote values that contain ': ' or start with [ {{ * & ! | > % @ `"
+            line,
+            f"YAML syntax error: {what}; check the indentation and quote values that contain ': ' or start with [ {{ * & ! | > % @ `",
         ) from exc
     except yaml.YAMLError as exc:
         raise FrontMatterError(2, f"YAML error: {exc}") from exc

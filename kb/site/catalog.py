@@ -23,24 +23,24 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from kb.site import charts
+from kb.index.search import FACETS, Index, Results
 from kb.model import taxonomy as tx
 from kb.model.access import Reader, audience, can_read
 from kb.model.changes import describe
 from kb.model.entry import Entry, Risk, entry_from_dict
-from kb.index.search import FACETS, Index, Results
+from kb.site import charts
 from kb.store import Store
 
 log = logging.getLogger(__name__)
 
 FACET_KINDS = ("sector", "tag", "driver", "horizon")  # the browse pages and search facets
 MEMO_LIMIT = 1000  # cached answers and rendered pages; all dropped when full
-EMPTY_SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # `updated` of an empty list
+EMPTY_SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # `updated` of an empty list
 
 
 def parse_stamp(text: str) -> dt.datetime:
     stamp = dt.datetime.fromisoformat(text)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,12 @@ class Catalog:
     def notes(self, reader: Reader) -> list[Note]:
         """Every note the reader may read, by title."""
         self.refresh()
-        return self.memo(("notes", _reader_key(reader)), lambda: sorted(
-            (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.entry.title.lower(), n.slug)))
+        return self.memo(
+            ("notes", _reader_key(reader)),
+            lambda: sorted(
+                (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.entry.title.lower(), n.slug)
+            ),
+        )
 
     def note(self, reader: Reader, slug: str) -> Note | None:
         """The note, or None when it does not exist *or* the reader may not read it."""
@@ -205,9 +209,11 @@ class Catalog:
 
     def token(self, reader: Reader) -> str:
         """A fingerprint of everything the reader may see: it changes when any of it does."""
+
         def make() -> str:
             parts = [(n.slug, n.version, n.updated.isoformat()) for n in self.notes(reader)]
             return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
         self.refresh()
         return self.memo(("token", _reader_key(reader)), make)
 
@@ -229,7 +235,9 @@ class Catalog:
         """Every value of a facet among the reader's notes, with counts, by label."""
         counts = Counter(v for n in self.notes(reader) for v in n.values(kind))
         order = list(tx.HORIZON) if kind == "horizon" else list(tx.DRIVERS) if kind == "driver" else None
-        values = [v for v in order if v in counts] if order else sorted(counts, key=lambda v: facet_label(kind, v).lower())
+        values = (
+            [v for v in order if v in counts] if order else sorted(counts, key=lambda v: facet_label(kind, v).lower())
+        )
         return [Facet(kind, v, facet_label(kind, v), counts[v]) for v in values]
 
     def with_value(self, reader: Reader, kind: str, value: str) -> list[Note]:
@@ -239,9 +247,11 @@ class Catalog:
 
     def radar(self, reader: Reader) -> tuple[str, list[charts.RadarPoint]]:
         """The horizon radar of the reader's notes: SVG, and the points for its table."""
+
         def make() -> tuple[str, list[charts.RadarPoint]]:
             points = charts.radar_points([n.entry for n in self.notes(reader)])
             return charts.radar(points, id_prefix="radar"), points
+
         self.refresh()
         return self.memo(("radar", _reader_key(reader)), make)
 
@@ -253,12 +263,13 @@ class Catalog:
         A version the reader could not read never shows through: the comparison skips it, and
         a note that was never readable before is simply 'New note'.
         """
+
         def make() -> list[str]:
             versions = self._versions(note.slug)
             position = next((i for i, v in enumerate(versions) if v["version"] == note.version), None)
             if position is None:
                 return ["New note"]
-            older = versions[position + 1:]
+            older = versions[position + 1 :]
             readable = [v for v in older if can_read(reader, self._shown(v))]
             if not readable:
                 return ["New note"]
@@ -267,14 +278,17 @@ class Catalog:
                 if stored:
                     return stored
             return describe(json.loads(readable[0]["data"]), json.loads(versions[position]["data"])) or ["Text revised"]
+
         return self.memo(("changes", note.slug, note.version, _reader_key(reader)), make)
 
     def _versions(self, slug: str) -> list[dict[str, Any]]:
         """The note's versions, newest first (insertion order breaks ties within one second)."""
         rows = self.store.db.execute(
             "SELECT version, seen_at, changes, data FROM entry_versions WHERE slug = ? "
-            "ORDER BY seen_at DESC, rowid DESC", [slug]).fetchall()
-        return [dict(zip(("version", "seen_at", "changes", "data"), row)) for row in rows]
+            "ORDER BY seen_at DESC, rowid DESC",
+            [slug],
+        ).fetchall()
+        return [dict(zip(("version", "seen_at", "changes", "data"), row, strict=False)) for row in rows]
 
     @staticmethod
     def _shown(version_row: dict[str, Any]) -> _Shown:
@@ -287,8 +301,9 @@ class Catalog:
         """Raise `QueryError` (a sentence saying what to fix) when the query cannot be understood."""
         self.index.parse(text)
 
-    def search(self, reader: Reader, text: str, *, page: int = 1, per_page: int = 20,
-               refine: dict[str, str] | None = None) -> SearchPage:
+    def search(
+        self, reader: Reader, text: str, *, page: int = 1, per_page: int = 20, refine: dict[str, str] | None = None
+    ) -> SearchPage:
         """Full-text search over what the reader may read. Raises `QueryError` for bad syntax.
 
         The index filter (`audience`) keeps hits, snippets and facet counts to readable notes;
@@ -296,7 +311,11 @@ class Catalog:
         """
         self.refresh()
         results = self.index.search(
-            text, audience=audience(reader), page=page, per_page=per_page, facets=FACETS,
+            text,
+            audience=audience(reader),
+            page=page,
+            per_page=per_page,
+            facets=FACETS,
             refine={k: v for k, v in (refine or {}).items() if k in FACETS and v},
             snippet_text=lambda hit: self._body_for(reader, hit.slug),
         )

@@ -38,13 +38,17 @@ def _svg_open(width: int, height: int, id_prefix: str, title: str, desc: str, cs
     )
 
 
-def _text(x: float, y: float, text: str, *, size: int = 14, anchor: str = "middle", weight: str = "normal",
-          fill: str = INK) -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
-            f'fill="{fill}" dominant-baseline="middle">{escape(text)}</text>')
+def _text(
+    x: float, y: float, text: str, *, size: int = 14, anchor: str = "middle", weight: str = "normal", fill: str = INK
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
+        f'fill="{fill}" dominant-baseline="middle">{escape(text)}</text>'
+    )
 
 
 # -- the risk matrix ---------------------------------------------------------------------------
+
 
 def risk_matrix(risks: Sequence[Risk], *, id_prefix: str = "matrix") -> str:
     """A 5x5 likelihood (up) x impact (across) grid with each risk as a numbered marker.
@@ -54,23 +58,36 @@ def risk_matrix(risks: Sequence[Risk], *, id_prefix: str = "matrix") -> str:
     """
     cell, left, top = 64, 84, 16
     width, height = left + 5 * cell + 16, top + 5 * cell + 70
-    placed = "; ".join(f"{i}. {r.title}: likelihood {r.likelihood}, impact {r.impact}, score {r.score}"
-                       for i, r in enumerate(risks, start=1))
-    parts = [_svg_open(width, height, id_prefix, "Risk matrix: likelihood against impact",
-                       f"{len(risks)} risk{'s' * (len(risks) != 1)} placed on a 5 by 5 grid. {placed}.",
-                       "app-chart app-matrix")]
+    placed = "; ".join(
+        f"{i}. {r.title}: likelihood {r.likelihood}, impact {r.impact}, score {r.score}"
+        for i, r in enumerate(risks, start=1)
+    )
+    parts = [
+        _svg_open(
+            width,
+            height,
+            id_prefix,
+            "Risk matrix: likelihood against impact",
+            f"{len(risks)} risk{'s' * (len(risks) != 1)} placed on a 5 by 5 grid. {placed}.",
+            "app-chart app-matrix",
+        )
+    ]
     for likelihood in range(1, 6):
         for impact in range(1, 6):
             x, y = left + (impact - 1) * cell, top + (5 - likelihood) * cell
-            parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{_colours(likelihood * impact)[1]}" '
-                         f'stroke="#ffffff" stroke-width="2"/>')
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{_colours(likelihood * impact)[1]}" '
+                f'stroke="#ffffff" stroke-width="2"/>'
+            )
     for n in range(1, 6):
         parts.append(_text(left + (n - 0.5) * cell, top + 5 * cell + 16, str(n)))
         parts.append(_text(left - 14, top + (5 - n + 0.5) * cell, str(n)))
     parts.append(_text(left + 2.5 * cell, top + 5 * cell + 44, "Impact", weight="bold"))
     mid = top + 2.5 * cell
-    parts.append(f'<text x="22" y="{mid:.1f}" font-size="14" font-weight="bold" text-anchor="middle" fill="{INK}" '
-                 f'transform="rotate(-90 22 {mid:.1f})">Likelihood</text>')
+    parts.append(
+        f'<text x="22" y="{mid:.1f}" font-size="14" font-weight="bold" text-anchor="middle" fill="{INK}" '
+        f'transform="rotate(-90 22 {mid:.1f})">Likelihood</text>'
+    )
     crowd: dict[tuple[int, int], list[int]] = {}
     for number, risk in enumerate(risks, start=1):
         crowd.setdefault((risk.likelihood, risk.impact), []).append(number)
@@ -94,6 +111,7 @@ def _spread(k: int, n: int, distance: float) -> tuple[float, float]:
 
 # -- the horizon radar -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RadarPoint:
     number: int
@@ -108,8 +126,13 @@ class RadarPoint:
 
 
 RADAR_SIZE = 640
-RADAR_LABELS = {"devices": "Devices", "manufacturing": "Manufacturing", "money": "Money",
-                "information": "Information", "mobility": "Mobility"}
+RADAR_LABELS = {
+    "devices": "Devices",
+    "manufacturing": "Manufacturing",
+    "money": "Money",
+    "information": "Information",
+    "mobility": "Mobility",
+}
 _CENTRE = RADAR_SIZE / 2
 RING_EDGES = (0, 120, 195, 260, 315)  # ring boundaries, centre out: now gets the most room
 _MARGIN = 175  # room left and right for the category labels
@@ -119,8 +142,15 @@ _VMARGIN = 45  # room above and below
 def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
     """Place each entry: its category picks the sector of the circle, its horizon the ring
     (now at the centre, 5-10 years at the edge), its score the dot's size. Deterministic."""
-    ordered = sorted(entries, key=lambda e: (list(tx.CATEGORY).index(e.category), list(tx.HORIZON).index(e.horizon),
-                                             -e.score, e.title.lower()))
+    ordered = sorted(
+        entries,
+        key=lambda e: (
+            list(tx.CATEGORY).index(e.category),
+            list(tx.HORIZON).index(e.horizon),
+            -e.score,
+            e.title.lower(),
+        ),
+    )
     cells: dict[tuple[str, str], list[Entry]] = {}
     for e in ordered:
         cells.setdefault((e.category, e.horizon), []).append(e)
@@ -135,11 +165,19 @@ def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
         depth = (0.5 if n < 4 else (0.3, 0.7)[k % 2]) if ring else (0.6 if n < 3 else (0.4, 0.8)[k % 2])
         inner, outer = RING_EDGES[ring], RING_EDGES[ring + 1]
         radius = inner + (outer - inner) * depth
-        points.append(RadarPoint(
-            number=number, slug=e.slug, title=e.title, category=e.category, horizon=e.horizon, score=e.score,
-            x=_CENTRE + _MARGIN + radius * math.cos(angle), y=_CENTRE + _VMARGIN + radius * math.sin(angle),
-            r=5 + 9 * e.score / 25,
-        ))
+        points.append(
+            RadarPoint(
+                number=number,
+                slug=e.slug,
+                title=e.title,
+                category=e.category,
+                horizon=e.horizon,
+                score=e.score,
+                x=_CENTRE + _MARGIN + radius * math.cos(angle),
+                y=_CENTRE + _VMARGIN + radius * math.sin(angle),
+                r=5 + 9 * e.score / 25,
+            )
+        )
     return points
 
 
@@ -147,19 +185,27 @@ def radar(points: Sequence[RadarPoint], *, id_prefix: str = "radar") -> str:
     """The radar as SVG: rings by horizon, sectors by category, numbered dots sized by risk score."""
     width, height = RADAR_SIZE + 2 * _MARGIN, RADAR_SIZE + 2 * _VMARGIN
     cx, cy = _CENTRE + _MARGIN, _CENTRE + _VMARGIN
-    desc = (f"{len(points)} technologies. Rings, from the centre out: "
-            + ", ".join(tx.HORIZON.values()) + ". Sectors: " + ", ".join(tx.CATEGORY.values())
-            + ". Larger dots carry a higher risk score. The table that follows lists the same.")
+    desc = (
+        f"{len(points)} technologies. Rings, from the centre out: "
+        + ", ".join(tx.HORIZON.values())
+        + ". Sectors: "
+        + ", ".join(tx.CATEGORY.values())
+        + ". Larger dots carry a higher risk score. The table that follows lists the same."
+    )
     parts = [_svg_open(width, height, id_prefix, "Horizon radar", desc, "app-chart app-radar")]
     for ring in range(len(tx.HORIZON), 0, -1):
         fill = "#f3f2f1" if ring % 2 else "#ffffff"
-        parts.append(f'<circle cx="{cx}" cy="{cy}" r="{RING_EDGES[ring]}" fill="{fill}" stroke="{LINE}" stroke-width="1"/>')
+        parts.append(
+            f'<circle cx="{cx}" cy="{cy}" r="{RING_EDGES[ring]}" fill="{fill}" stroke="{LINE}" stroke-width="1"/>'
+        )
     wedge = 2 * math.pi / len(tx.CATEGORY)
     outer = RING_EDGES[-1]
     for i, category in enumerate(tx.CATEGORY):
         angle = i * wedge - math.pi / 2
-        parts.append(f'<line x1="{cx}" y1="{cy}" x2="{cx + outer * math.cos(angle):.1f}" '
-                     f'y2="{cy + outer * math.sin(angle):.1f}" stroke="{LINE}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{cx}" y1="{cy}" x2="{cx + outer * math.cos(angle):.1f}" '
+            f'y2="{cy + outer * math.sin(angle):.1f}" stroke="{LINE}" stroke-width="1"/>'
+        )
         middle = angle + wedge / 2
         lx, ly = cx + (outer + 22) * math.cos(middle), cy + (outer + 22) * math.sin(middle)
         anchor = "start" if math.cos(middle) > 0.3 else "end" if math.cos(middle) < -0.3 else "middle"
@@ -168,13 +214,16 @@ def radar(points: Sequence[RadarPoint], *, id_prefix: str = "radar") -> str:
         parts.append(_text(cx + 4, cy - RING_EDGES[ring + 1] + 12, label, size=14, anchor="start", fill="#484949"))
     for p in points:
         strong = _colours(p.score)[0]
-        parts.append(f'<circle cx="{p.x:.1f}" cy="{p.y:.1f}" r="{p.r:.1f}" fill="{strong}" stroke="#ffffff" stroke-width="1.5"/>')
+        parts.append(
+            f'<circle cx="{p.x:.1f}" cy="{p.y:.1f}" r="{p.r:.1f}" fill="{strong}" stroke="#ffffff" stroke-width="1.5"/>'
+        )
         parts.append(_text(p.x + p.r + 3, p.y, str(p.number), size=16, anchor="start", weight="bold"))
     parts.append("</svg>")
     return "".join(parts)
 
 
 # -- a feed's items per day --------------------------------------------------------------------
+
 
 def trend(counts: Sequence[int], first_day: str, last_day: str, *, id_prefix: str = "trend", name: str = "") -> str:
     """A small bar chart of items per day (oldest first), for the staff feed-health table.
@@ -184,16 +233,25 @@ def trend(counts: Sequence[int], first_day: str, last_day: str, *, id_prefix: st
     width, height, gap = 2 + 6 * max(1, len(counts)), 32, 1
     peak = max(counts, default=0)
     total = sum(counts)
-    desc = (f"{total} item{'s' * (total != 1)} over {len(counts)} days, {first_day} to {last_day}; "
-            f"busiest day {peak}. Per day: {', '.join(str(c) for c in counts)}.")
-    parts = [_svg_open(width, height, id_prefix, f"Items per day{' for ' + name if name else ''}", desc,
-                       "app-chart app-trend")]
-    parts.append(f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}" stroke="{LINE}" stroke-width="1"/>')
+    desc = (
+        f"{total} item{'s' * (total != 1)} over {len(counts)} days, {first_day} to {last_day}; "
+        f"busiest day {peak}. Per day: {', '.join(str(c) for c in counts)}."
+    )
+    parts = [
+        _svg_open(
+            width, height, id_prefix, f"Items per day{' for ' + name if name else ''}", desc, "app-chart app-trend"
+        )
+    ]
+    parts.append(
+        f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}" stroke="{LINE}" stroke-width="1"/>'
+    )
     for i, count in enumerate(counts):
         if not count:
             continue
         bar = max(2.0, (height - 4) * count / peak)
-        parts.append(f'<rect x="{1 + 6 * i + gap}" y="{height - 1 - bar:.1f}" width="{6 - 2 * gap}" height="{bar:.1f}" '
-                     f'fill="#1d70b8"/>')
+        parts.append(
+            f'<rect x="{1 + 6 * i + gap}" y="{height - 1 - bar:.1f}" width="{6 - 2 * gap}" height="{bar:.1f}" '
+            f'fill="#1d70b8"/>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -8,11 +8,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from kb.site import charts
-from kb.feeds import poller
 from kb.accounts import Accounts
+from kb.feeds import state as feed_state
 from kb.model.entry import Entry
 from kb.model.sanitize import safe_url
+from kb.site import charts
 from kb.workspace import Workspace
 
 TREND_DAYS = 14
@@ -31,7 +31,8 @@ def daily_counts(ws: Workspace, today: dt.date, days: int = TREND_DAYS) -> dict[
         "SELECT s.url, substr(min(coalesce(i.published, i.first_seen), i.first_seen), 1, 10) AS day, count(*) "
         "FROM feed_items i JOIN feed_state s ON s.id = i.feed_id "
         "WHERE min(coalesce(i.published, i.first_seen), i.first_seen) >= ? GROUP BY s.url, day",
-        [start.isoformat()])
+        [start.isoformat()],
+    )
     for url, day, count in rows:
         try:
             index = (dt.date.fromisoformat(day) - start).days
@@ -45,14 +46,15 @@ def daily_counts(ws: Workspace, today: dt.date, days: int = TREND_DAYS) -> dict[
 def feed_health(ws: Workspace, today: dt.date | None = None) -> list[dict[str, Any]]:
     """Every listed feed with its health and a trend chart; failing feeds first, then by title."""
     today = today or dt.date.today()
-    rows = poller.health(ws)
+    rows = feed_state.health(ws)
     counts = daily_counts(ws, today)
     first = (today - dt.timedelta(days=TREND_DAYS - 1)).isoformat()
     for n, row in enumerate(rows):
         row["failing"] = _failing(row)
         row["trend"] = counts.get(row["url"], [0] * TREND_DAYS)
-        row["trend_svg"] = charts.trend(row["trend"], first, today.isoformat(), id_prefix=f"trend-{n}",
-                                        name=row["title"])
+        row["trend_svg"] = charts.trend(
+            row["trend"], first, today.isoformat(), id_prefix=f"trend-{n}", name=row["title"]
+        )
         row["safe_url"] = safe_url(row["url"])
     rows.sort(key=lambda r: (not r["failing"], -(r["failures"] or 0), r["title"].lower()))
     return rows
@@ -61,8 +63,9 @@ def feed_health(ws: Workspace, today: dt.date | None = None) -> list[dict[str, A
 def overdue(entries: list[Entry], review_days: int, today: dt.date | None = None) -> list[tuple[Entry, dt.date]]:
     """Entries past their review date (archived ones left out), most overdue first."""
     today = today or dt.date.today()
-    late = [(e, e.review_due(review_days)) for e in entries
-            if e.status != "archived" and e.is_overdue(review_days, today)]
+    late = [
+        (e, e.review_due(review_days)) for e in entries if e.status != "archived" and e.is_overdue(review_days, today)
+    ]
     return sorted(late, key=lambda pair: pair[1])
 
 
@@ -72,18 +75,36 @@ def recent_changes(ws: Workspace, limit: int = 15) -> list[dict[str, Any]]:
     for row in audit_rows(Accounts(ws.store).audit(limit=limit * 2)):
         if row["action"] == "user.sign-in":
             continue
-        out.append({"at": row["at"], "who": row["actor"], "what": row["action"], "target": row["target"],
-                    "detail": row["detail_text"], "kind": "audit"})
+        out.append(
+            {
+                "at": row["at"],
+                "who": row["actor"],
+                "what": row["action"],
+                "target": row["target"],
+                "detail": row["detail_text"],
+                "kind": "audit",
+            }
+        )
     titles = dict(ws.store.db.execute("SELECT slug, title FROM entries").fetchall())
     versions = ws.store.db.execute(
-        "SELECT slug, seen_at, changes FROM entry_versions ORDER BY seen_at DESC LIMIT ?", [limit])
+        "SELECT slug, seen_at, changes FROM entry_versions ORDER BY seen_at DESC LIMIT ?", [limit]
+    )
     for slug, seen_at, changes in versions:
         try:
             said = json.loads(changes or "[]")
         except ValueError:
             said = []
-        out.append({"at": seen_at, "who": "", "what": "entry.version", "target": slug, "title": titles.get(slug),
-                    "detail": "; ".join(said[:3]), "kind": "version"})
+        out.append(
+            {
+                "at": seen_at,
+                "who": "",
+                "what": "entry.version",
+                "target": slug,
+                "title": titles.get(slug),
+                "detail": "; ".join(said[:3]),
+                "kind": "version",
+            }
+        )
     out.sort(key=lambda r: r["at"] or "", reverse=True)
     return out[:limit]
 

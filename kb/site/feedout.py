@@ -50,8 +50,10 @@ def item_html(item: FeedItem) -> str:
     if e.risks:
         parts.append("<p><strong>Risks</strong> (likelihood x impact, each 1-5):</p><ul>")
         for r in sorted(e.risks, key=lambda r: -r.score):
-            parts.append(f"<li>{escape(r.title)}: {r.likelihood} x {r.impact} = {r.score}, "
-                         f"{tx.label(tx.TREND, r.trend).lower()}</li>")
+            parts.append(
+                f"<li>{escape(r.title)}: {r.likelihood} x {r.impact} = {r.score}, "
+                f"{tx.label(tx.TREND, r.trend).lower()}</li>"
+            )
         parts.append("</ul>")
     parts.append(f'<p><a href="{escape(item.url)}">Read the full note</a></p>')
     return "".join(parts)
@@ -103,4 +105,3 @@ def render(
         for tag in e.tags:
             fe.category(term=tag, label=tx.label({}, tag))
     return fg.atom_str(pretty=True) if kind == "atom" else fg.rss_str(pretty=True)
-

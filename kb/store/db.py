@@ -15,10 +15,9 @@ from typing import Any
 import sqlite_utils
 
 from kb.clock import now
-from kb.store.migrations import MIGRATIONS
-
 from kb.model.changes import describe
 from kb.model.entry import Entry, entry_from_dict, entry_to_dict, version_of
+from kb.store.migrations import MIGRATIONS
 
 ENTRY_TABLES = ("files", "entries", "risks", "measures", "facets")
 
@@ -29,10 +28,10 @@ def _upsert(conn: sqlite3.Connection, table: str, pk: tuple[str, ...], row: dict
     The same effect as sqlite-utils' `upsert`, in one statement (no delete, so nothing cascades).
     """
     names = [f'"{n}"' for n in row]
-    updates = ", ".join(f"{n} = excluded.{n}" for n, key in zip(names, row) if key not in pk)
+    updates = ", ".join(f"{n} = excluded.{n}" for n, key in zip(names, row, strict=False) if key not in pk)
     conn.execute(
         f'INSERT INTO "{table}" ({", ".join(names)}) VALUES ({", ".join("?" * len(names))}) '
-        f'ON CONFLICT ({", ".join(pk)}) DO UPDATE SET {updates}',
+        f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {updates}",
         list(row.values()),
     )
 
@@ -72,13 +71,25 @@ class Store:
     def file_states(self) -> dict[str, dict[str, Any]]:
         cursor = self.db.conn.execute("SELECT * FROM files")
         names = [d[0] for d in cursor.description]
-        return {row[0]: dict(zip(names, row)) for row in cursor}
+        return {row[0]: dict(zip(names, row, strict=False)) for row in cursor}
 
-    def record_file(self, path: str, mtime_ns: int, size: int, sha256: str, slug: str, ok: bool,
-                    problems: list[str]) -> None:
-        _upsert(self.db.conn, "files", ("path",),
-                {"path": path, "mtime_ns": mtime_ns, "size": size, "sha256": sha256, "slug": slug,
-                 "ok": int(ok), "problems": json.dumps(problems)})
+    def record_file(
+        self, path: str, mtime_ns: int, size: int, sha256: str, slug: str, ok: bool, problems: list[str]
+    ) -> None:
+        _upsert(
+            self.db.conn,
+            "files",
+            ("path",),
+            {
+                "path": path,
+                "mtime_ns": mtime_ns,
+                "size": size,
+                "sha256": sha256,
+                "slug": slug,
+                "ok": int(ok),
+                "problems": json.dumps(problems),
+            },
+        )
 
     def forget_file(self, path: str) -> None:
         self.db.conn.execute("DELETE FROM files WHERE path = ?", [path])
@@ -103,32 +114,60 @@ class Store:
         changes: list[str] = []
         if old is None or old["version"] != version:
             changes = describe(json.loads(old["data"]) if old else None, data)
-            _upsert(self.db.conn, "entry_versions", ("slug", "version"),
-                    {"slug": entry.slug, "version": version, "seen_at": stamp,
-                     "changes": json.dumps(changes), "data": data_json})
-        _upsert(self.db.conn, "entries", ("slug",), {
-            "slug": entry.slug, "path": path, "title": entry.title, "summary": entry.summary,
-            "status": entry.status, "tlp": entry.tlp, "category": entry.category,
-            "horizon": entry.horizon, "maturity": entry.maturity,
-            "reviewed": entry.reviewed.isoformat(), "score": entry.score,
-            "data": data_json, "version": version, "content_hash": entry.content_hash,
-            "first_seen": old["first_seen"] if old else stamp,
-            "updated": stamp if changes or old is None else old["updated"],
-        })
+            _upsert(
+                self.db.conn,
+                "entry_versions",
+                ("slug", "version"),
+                {
+                    "slug": entry.slug,
+                    "version": version,
+                    "seen_at": stamp,
+                    "changes": json.dumps(changes),
+                    "data": data_json,
+                },
+            )
+        _upsert(
+            self.db.conn,
+            "entries",
+            ("slug",),
+            {
+                "slug": entry.slug,
+                "path": path,
+                "title": entry.title,
+                "summary": entry.summary,
+                "status": entry.status,
+                "tlp": entry.tlp,
+                "category": entry.category,
+                "horizon": entry.horizon,
+                "maturity": entry.maturity,
+                "reviewed": entry.reviewed.isoformat(),
+                "score": entry.score,
+                "data": data_json,
+                "version": version,
+                "content_hash": entry.content_hash,
+                "first_seen": old["first_seen"] if old else stamp,
+                "updated": stamp if changes or old is None else old["updated"],
+            },
+        )
         self._put_children(entry)
         return changes
 
     def _current(self, slug: str) -> dict[str, Any] | None:
         """The stored version, dates and data of an entry (one query; sync calls this per file)."""
         row = self.db.conn.execute(
-            "SELECT version, updated, first_seen, data FROM entries WHERE slug = ?", [slug]).fetchone()
-        return dict(zip(("version", "updated", "first_seen", "data"), row)) if row else None
+            "SELECT version, updated, first_seen, data FROM entries WHERE slug = ?", [slug]
+        ).fetchone()
+        return dict(zip(("version", "updated", "first_seen", "data"), row, strict=False)) if row else None
 
     def _remembered(self, slug: str, version: str) -> dict[str, Any] | None:
         """The dates of a version already recorded in `entry_versions`, shaped like an entries row."""
-        rows = list(self.db.execute(
-            "SELECT version, seen_at, data, (SELECT min(seen_at) FROM entry_versions WHERE slug = ?) "
-            "FROM entry_versions WHERE slug = ? AND version = ?", [slug, slug, version]))
+        rows = list(
+            self.db.execute(
+                "SELECT version, seen_at, data, (SELECT min(seen_at) FROM entry_versions WHERE slug = ?) "
+                "FROM entry_versions WHERE slug = ? AND version = ?",
+                [slug, slug, version],
+            )
+        )
         if not rows:
             return None
         version, seen_at, data, first_seen = rows[0]
@@ -143,21 +182,28 @@ class Store:
         conn.executemany(
             "INSERT INTO risks (entry_slug, risk_id, title, role, likelihood, impact, score, confidence, trend) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(entry.slug, r.id, r.title, r.role, r.likelihood, r.impact, r.score, r.confidence, r.trend)
-             for r in entry.risks],
+            [
+                (entry.slug, r.id, r.title, r.role, r.likelihood, r.impact, r.score, r.confidence, r.trend)
+                for r in entry.risks
+            ],
         )
         conn.executemany(
             "INSERT INTO measures (entry_slug, risk_id, position, actor, measure, mechanism, status, reference) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(entry.slug, r.id, i, m.actor, m.measure, m.mechanism, m.status, m.reference)
-             for r in entry.risks for i, m in enumerate(r.measures)],
+            [
+                (entry.slug, r.id, i, m.actor, m.measure, m.mechanism, m.status, m.reference)
+                for r in entry.risks
+                for i, m in enumerate(r.measures)
+            ],
         )
         facets = {("tag", v) for v in entry.tags} | {("sector", v) for v in entry.sectors}
         facets |= {("driver", v) for v in entry.all_drivers}
         facets |= {("crime_type", c) for r in entry.risks for c in r.crime_types}
         facets |= {("actor", m.actor) for _, m in entry.measures}
-        conn.executemany("INSERT INTO facets (entry_slug, kind, value) VALUES (?, ?, ?)",
-                         [(entry.slug, k, v) for k, v in sorted(facets)])
+        conn.executemany(
+            "INSERT INTO facets (entry_slug, kind, value) VALUES (?, ?, ?)",
+            [(entry.slug, k, v) for k, v in sorted(facets)],
+        )
 
     def delete_entry(self, slug: str) -> None:
         conn = self.db.conn
@@ -177,7 +223,10 @@ class Store:
         return self._entry(row, entries_dir) if row else None
 
     def entries(self, entries_dir: Path, where: str | None = None, params: Iterable[Any] = ()) -> list[Entry]:
-        return [self._entry(row, entries_dir) for row in self.db["entries"].rows_where(where, list(params), order_by="title")]
+        return [
+            self._entry(row, entries_dir)
+            for row in self.db["entries"].rows_where(where, list(params), order_by="title")
+        ]
 
     @staticmethod
     def _entry(row: dict[str, Any], entries_dir: Path) -> Entry:

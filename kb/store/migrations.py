@@ -28,22 +28,50 @@ def _entries_schema(db: sqlite_utils.Database) -> None:
     )
     db["entries"].create(
         {
-            "slug": str, "path": str, "title": str, "summary": str, "status": str, "tlp": str,
-            "category": str, "horizon": str, "maturity": str, "reviewed": str, "score": int,
-            "data": str, "version": str, "content_hash": str, "first_seen": str, "updated": str,
+            "slug": str,
+            "path": str,
+            "title": str,
+            "summary": str,
+            "status": str,
+            "tlp": str,
+            "category": str,
+            "horizon": str,
+            "maturity": str,
+            "reviewed": str,
+            "score": int,
+            "data": str,
+            "version": str,
+            "content_hash": str,
+            "first_seen": str,
+            "updated": str,
         },
         pk="slug",
     )
     db["risks"].create(
         {
-            "entry_slug": str, "risk_id": str, "title": str, "role": str, "likelihood": int,
-            "impact": int, "score": int, "confidence": str, "trend": str,
+            "entry_slug": str,
+            "risk_id": str,
+            "title": str,
+            "role": str,
+            "likelihood": int,
+            "impact": int,
+            "score": int,
+            "confidence": str,
+            "trend": str,
         },
         pk=("entry_slug", "risk_id"),
     )
     db["measures"].create(
-        {"entry_slug": str, "risk_id": str, "position": int, "actor": str, "measure": str,
-         "mechanism": str, "status": str, "reference": str},
+        {
+            "entry_slug": str,
+            "risk_id": str,
+            "position": int,
+            "actor": str,
+            "measure": str,
+            "mechanism": str,
+            "status": str,
+            "reference": str,
+        },
         pk=("entry_slug", "risk_id", "position"),
     )
     db["facets"].create({"entry_slug": str, "kind": str, "value": str}, pk=("entry_slug", "kind", "value"))
@@ -58,20 +86,51 @@ def _feeds_schema(db: sqlite_utils.Database) -> None:
     """Feed state (one row per feed, carried across URL moves), feed items, tombstones, suggestions."""
     db["feed_state"].create(
         {
-            "id": int, "url": str, "title": str, "etag": str, "last_modified": str, "body_hash": str,
-            "status": str, "http_status": int, "last_fetch": str, "last_success": str, "last_error": str,
-            "last_error_at": str, "failures": int, "next_poll": str, "held_until": str, "moved_to": str,
-            "items_total": int, "items_per_day": float, "last_new": int, "last_duration": float,
+            "id": int,
+            "url": str,
+            "title": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "status": str,
+            "http_status": int,
+            "last_fetch": str,
+            "last_success": str,
+            "last_error": str,
+            "last_error_at": str,
+            "failures": int,
+            "next_poll": str,
+            "held_until": str,
+            "moved_to": str,
+            "items_total": int,
+            "items_per_day": float,
+            "last_new": int,
+            "last_duration": float,
         },
         pk="id",
     )
     db["feed_state"].create_index(["url"], unique=True)
     db["feed_items"].create(
         {
-            "id": int, "feed_id": int, "feed_url": str, "key": str, "guid": str, "link": str, "title": str,
-            "author": str, "summary_html": str, "content_html": str, "text": str, "published": str,
-            "first_seen": str, "last_seen": str, "updated_at": str, "content_hash": str, "indexed": int,
-            "decision": str, "decision_reason": str,
+            "id": int,
+            "feed_id": int,
+            "feed_url": str,
+            "key": str,
+            "guid": str,
+            "link": str,
+            "title": str,
+            "author": str,
+            "summary_html": str,
+            "content_html": str,
+            "text": str,
+            "published": str,
+            "first_seen": str,
+            "last_seen": str,
+            "updated_at": str,
+            "content_hash": str,
+            "indexed": int,
+            "decision": str,
+            "decision_reason": str,
         },
         pk="id",
     )
@@ -82,9 +141,21 @@ def _feeds_schema(db: sqlite_utils.Database) -> None:
     db["item_tombstones"].create({"key": str, "feed_id": int, "reason": str, "at": str}, pk="key")
     db["suggestions"].create(
         {
-            "id": int, "kind": str, "status": str, "entry_slug": str, "topic_key": str, "title": str,
-            "keywords": str, "reasons": str, "score": float, "created": str, "updated": str,
-            "decided_at": str, "decided_by": str, "note": str, "result": str,
+            "id": int,
+            "kind": str,
+            "status": str,
+            "entry_slug": str,
+            "topic_key": str,
+            "title": str,
+            "keywords": str,
+            "reasons": str,
+            "score": float,
+            "created": str,
+            "updated": str,
+            "decided_at": str,
+            "decided_by": str,
+            "note": str,
+            "result": str,
         },
         pk="id",
     )
@@ -98,9 +169,22 @@ def _feeds_schema(db: sqlite_utils.Database) -> None:
 def _accounts_schema(db: sqlite_utils.Database) -> None:
     """Users, failed sign-ins and the audit log (used by kb.accounts)."""
     db["users"].create(
-        {"id": int, "email": str, "name": str, "role": str, "org": str, "password_hash": str,
-         "disabled": int, "session_epoch": int, "feed_token": str, "created": str, "last_login": str},
-        pk="id", not_null={"email", "role", "password_hash"}, defaults={"disabled": 0, "session_epoch": 0},
+        {
+            "id": int,
+            "email": str,
+            "name": str,
+            "role": str,
+            "org": str,
+            "password_hash": str,
+            "disabled": int,
+            "session_epoch": int,
+            "feed_token": str,
+            "created": str,
+            "last_login": str,
+        },
+        pk="id",
+        not_null={"email", "role", "password_hash"},
+        defaults={"disabled": 0, "session_epoch": 0},
     )
     db["users"].create_index(["email"], unique=True)
     db["users"].create_index(["feed_token"], unique=True)
@@ -114,6 +198,7 @@ def _accounts_schema(db: sqlite_utils.Database) -> None:
 def _snooze_schema(db: sqlite_utils.Database) -> None:
     """Snoozed suggestions for the staff triage queue (used by kb.triage)."""
     db["suggestion_snoozes"].create(
-        {"suggestion_id": int, "until": str, "by": str, "at": str}, pk="suggestion_id",
+        {"suggestion_id": int, "until": str, "by": str, "at": str},
+        pk="suggestion_id",
     )
     db["suggestion_snoozes"].create_index(["until"])

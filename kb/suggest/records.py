@@ -21,13 +21,35 @@ class SuggestReport:
     nothing: int = 0  # items that matched nothing
 
 
-def _insert(ws: Workspace, *, kind: str, entry_slug: str | None, topic_key: str | None, title: str,
-            keywords: list[str], reasons: list[str], score: float, item_ids: list[int], stamp: str) -> int:
+def _insert(
+    ws: Workspace,
+    *,
+    kind: str,
+    entry_slug: str | None,
+    topic_key: str | None,
+    title: str,
+    keywords: list[str],
+    reasons: list[str],
+    score: float,
+    item_ids: list[int],
+    stamp: str,
+) -> int:
     db = ws.store.db
     table = db["suggestions"]
-    table.insert({"kind": kind, "status": "open", "entry_slug": entry_slug, "topic_key": topic_key, "title": title,
-                  "keywords": json.dumps(keywords), "reasons": json.dumps(reasons), "score": round(score, 3),
-                  "created": stamp, "updated": stamp})
+    table.insert(
+        {
+            "kind": kind,
+            "status": "open",
+            "entry_slug": entry_slug,
+            "topic_key": topic_key,
+            "title": title,
+            "keywords": json.dumps(keywords),
+            "reasons": json.dumps(reasons),
+            "score": round(score, 3),
+            "created": stamp,
+            "updated": stamp,
+        }
+    )
     sid = int(table.last_pk)
     db["suggestion_items"].insert_all(({"suggestion_id": sid, "item_id": i} for i in item_ids), ignore=True)
     return sid
@@ -40,7 +62,9 @@ def _feed_titles(ws: Workspace) -> dict[str, str]:
     return titles
 
 
-def listing(ws: Workspace, status: str | None = "open", kind: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def listing(
+    ws: Workspace, status: str | None = "open", kind: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     where, params = [], []
     if status:
         where.append("status = ?")
@@ -48,8 +72,10 @@ def listing(ws: Workspace, status: str | None = "open", kind: str | None = None,
     if kind:
         where.append("kind = ?")
         params.append(kind)
-    sql = ("SELECT s.*, (SELECT count(*) FROM suggestion_items si WHERE si.suggestion_id = s.id) AS item_count "
-           f"FROM suggestions s {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY s.id DESC")
+    sql = (
+        "SELECT s.*, (SELECT count(*) FROM suggestion_items si WHERE si.suggestion_id = s.id) AS item_count "
+        f"FROM suggestions s {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY s.id DESC"
+    )
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [_decode(row) for row in ws.store.db.query(sql, params)]
@@ -73,6 +99,8 @@ def get(ws: Workspace, sid: int) -> dict[str, Any]:
         for row in ws.store.db.query(
             "SELECT i.id, i.title, i.link, i.feed_url, i.published, i.first_seen, substr(i.text, 1, 300) AS excerpt "
             "FROM suggestion_items si JOIN feed_items i ON i.id = si.item_id WHERE si.suggestion_id = ? "
-            "ORDER BY coalesce(i.published, i.first_seen) DESC", [sid])
+            "ORDER BY coalesce(i.published, i.first_seen) DESC",
+            [sid],
+        )
     ]
     return out

@@ -16,12 +16,10 @@ from typing import Any
 
 from kb.clock import now
 from kb.model.entry import Entry
-from kb.suggest.records import SuggestReport, _insert
-from kb.suggest.records import _decode
+from kb.suggest.records import SuggestReport, _decode, _insert
 from kb.suggest.text import entry_text, ngrams, surface
 from kb.suggest.updates import _entries
 from kb.workspace import Workspace
-
 
 MAX_TOPICS_PER_RUN = 5  # the best groups each run; the rest wait for the next
 
@@ -68,16 +66,19 @@ def _entry_phrases(entries: list[Entry]) -> set[str]:
 
 
 def _window_rows(ws: Workspace, start: str, end: str) -> list[dict[str, Any]]:
-    return list(ws.store.db.query(
-        "SELECT id, feed_id, title, substr(text, 1, ?) AS text, decision FROM feed_items "
-        "WHERE min(coalesce(published, first_seen), first_seen) >= ? AND min(coalesce(published, first_seen), first_seen) < ?",
-        [TOPIC_TEXT_CHARS, start, end]))
+    return list(
+        ws.store.db.query(
+            "SELECT id, feed_id, title, substr(text, 1, ?) AS text, decision FROM feed_items "
+            "WHERE min(coalesce(published, first_seen), first_seen) >= ? AND min(coalesce(published, first_seen), first_seen) < ?",
+            [TOPIC_TEXT_CHARS, start, end],
+        )
+    )
 
 
 def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | None = None) -> None:
     """Find recurring phrases in recent items that no entry covers; one suggestion per group."""
     settings = ws.cfg.suggest
-    moment = moment or dt.datetime.now(dt.timezone.utc)
+    moment = moment or dt.datetime.now(dt.UTC)
     window = dt.timedelta(days=max(1, settings.topic_window_days))
     start = moment - window
     end = (moment + dt.timedelta(days=1)).isoformat(timespec="seconds")
@@ -94,8 +95,11 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
     feed_of = {row["id"]: row["feed_id"] for row in rows}
     total = len(rows)
     limit = GENERIC_SHARE * total if total >= 20 else total
-    frequent = [(len(ids) * (1 + 0.3 * key.count(" ")), key) for key, ids in items_of.items()
-                if min_items <= len(ids) <= limit and key not in covered]
+    frequent = [
+        (len(ids) * (1 + 0.3 * key.count(" ")), key)
+        for key, ids in items_of.items()
+        if min_items <= len(ids) <= limit and key not in covered
+    ]
     frequent.sort(reverse=True)
     top: list[_Candidate] = []
     for _, key in frequent:  # best first, until enough pass the several-feeds test
@@ -110,8 +114,9 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
         return
     top.sort(key=lambda c: c.rank, reverse=True)
     kept = {c.key: c for c in top}
-    before_rows = _window_rows(ws, (start - BASELINE_WINDOWS * window).isoformat(timespec="seconds"),
-                               start.isoformat(timespec="seconds"))
+    before_rows = _window_rows(
+        ws, (start - BASELINE_WINDOWS * window).isoformat(timespec="seconds"), start.isoformat(timespec="seconds")
+    )
     for row in before_rows:
         for key in ngrams(f"{row['title']}. {row['text']}") & kept.keys():
             kept[key].before += 1
@@ -154,19 +159,36 @@ def _topic_keywords(lead: _Candidate, members: list[_Candidate]) -> list[str]:
     return words
 
 
-def _reconcile(ws: Workspace, lead: _Candidate, members: list[_Candidate], report: SuggestReport, stamp: str,
-               window: dt.timedelta, min_items: int, min_feeds: int, rows: list[dict[str, Any]]) -> bool:
+def _reconcile(
+    ws: Workspace,
+    lead: _Candidate,
+    members: list[_Candidate],
+    report: SuggestReport,
+    stamp: str,
+    window: dt.timedelta,
+    min_items: int,
+    min_feeds: int,
+    rows: list[dict[str, Any]],
+) -> bool:
     """Create, extend or (after a dismissal) hold back the suggestion for one topic."""
     db = ws.store.db
     feed_of = {row["id"]: row["feed_id"] for row in rows}
-    existing = list(db.query("SELECT id, status, topic_key FROM suggestions WHERE kind = 'new-topic' AND "
-                             "(topic_key = ? OR id IN (SELECT suggestion_id FROM suggestion_items WHERE item_id IN "
-                             f"({','.join('?' * len(lead.items))})))", [lead.key, *lead.items]))
+    existing = list(
+        db.query(
+            "SELECT id, status, topic_key FROM suggestions WHERE kind = 'new-topic' AND "
+            "(topic_key = ? OR id IN (SELECT suggestion_id FROM suggestion_items WHERE item_id IN "
+            f"({','.join('?' * len(lead.items))})))",
+            [lead.key, *lead.items],
+        )
+    )
     linked: dict[int, set[int]] = {}
     for s in existing:
-        linked[s["id"]] = {r[0] for r in db.execute("SELECT item_id FROM suggestion_items WHERE suggestion_id = ?", [s["id"]])}
-    related = [s for s in existing if s["topic_key"] == lead.key
-               or len(linked[s["id"]] & lead.items) * 2 >= len(lead.items)]
+        linked[s["id"]] = {
+            r[0] for r in db.execute("SELECT item_id FROM suggestion_items WHERE suggestion_id = ?", [s["id"]])
+        }
+    related = [
+        s for s in existing if s["topic_key"] == lead.key or len(linked[s["id"]] & lead.items) * 2 >= len(lead.items)
+    ]
     if any(s["status"] == "accepted" for s in related):
         return False
     dismissed = set().union(*(linked[s["id"]] for s in related if s["status"] == "dismissed")) if related else set()
@@ -182,13 +204,27 @@ def _reconcile(ws: Workspace, lead: _Candidate, members: list[_Candidate], repor
         db["suggestion_items"].insert_all(({"suggestion_id": sid, "item_id": i} for i in extra), ignore=True)
         everything = linked[sid] | extra
         if open_[0]["topic_key"] == lead.key:  # the same phrase: its reasons, recounted
-            db["suggestions"].update(sid, {"updated": stamp, "keywords": json.dumps(keywords), "reasons": json.dumps(
-                _topic_reasons(lead, members, everything, {feed_of.get(i) for i in everything} - {None}, days))})
+            db["suggestions"].update(
+                sid,
+                {
+                    "updated": stamp,
+                    "keywords": json.dumps(keywords),
+                    "reasons": json.dumps(
+                        _topic_reasons(lead, members, everything, {feed_of.get(i) for i in everything} - {None}, days)
+                    ),
+                },
+            )
         else:  # found through its items under another phrase: say so, keep its title and reasons
             row = _decode(db["suggestions"].get(sid))
             note = f"also '{lead.surface}' in {len(extra)} more item{'s' * (len(extra) != 1)}"
-            db["suggestions"].update(sid, {"updated": stamp, "reasons": json.dumps([*row["reasons"], note]),
-                                           "keywords": json.dumps(list(dict.fromkeys([*row["keywords"], lead.surface]))[:8])})
+            db["suggestions"].update(
+                sid,
+                {
+                    "updated": stamp,
+                    "reasons": json.dumps([*row["reasons"], note]),
+                    "keywords": json.dumps(list(dict.fromkeys([*row["keywords"], lead.surface]))[:8]),
+                },
+            )
         report.extended.append(sid)
         _mark_topic(ws, extra, lead.surface)
         return True
@@ -197,18 +233,31 @@ def _reconcile(ws: Workspace, lead: _Candidate, members: list[_Candidate], repor
         return False
     title = lead.surface[:1].upper() + lead.surface[1:]
     score = len(remaining) * math.log(1 + len(feeds))
-    sid = _insert(ws, kind="new-topic", entry_slug=None, topic_key=lead.key, title=title, keywords=keywords,
-                  reasons=_topic_reasons(lead, members, remaining, feeds, days), score=score,
-                  item_ids=sorted(remaining), stamp=stamp)
+    sid = _insert(
+        ws,
+        kind="new-topic",
+        entry_slug=None,
+        topic_key=lead.key,
+        title=title,
+        keywords=keywords,
+        reasons=_topic_reasons(lead, members, remaining, feeds, days),
+        score=score,
+        item_ids=sorted(remaining),
+        stamp=stamp,
+    )
     report.topics.append(sid)
     _mark_topic(ws, remaining, lead.surface)
     return True
 
 
-def _topic_reasons(lead: _Candidate, members: list[_Candidate], item_ids: set[int], feeds: set[Any], days: int) -> list[str]:
-    reasons = [f"'{lead.surface}' appears in {len(item_ids)} items from {len(feeds)} feeds in the last {days} days"
-               + (f" ({lead.before} in the {BASELINE_WINDOWS * days} days before)" if lead.before else " and not before"),
-               "no entry mentions it (title, keywords, summary, risks, measures or body)"]
+def _topic_reasons(
+    lead: _Candidate, members: list[_Candidate], item_ids: set[int], feeds: set[Any], days: int
+) -> list[str]:
+    reasons = [
+        f"'{lead.surface}' appears in {len(item_ids)} items from {len(feeds)} feeds in the last {days} days"
+        + (f" ({lead.before} in the {BASELINE_WINDOWS * days} days before)" if lead.before else " and not before"),
+        "no entry mentions it (title, keywords, summary, risks, measures or body)",
+    ]
     related = [f"'{c.surface}' ({len(c.items)})" for c in members[:6]]
     if related:
         reasons.append("related phrases in the same items: " + ", ".join(related))
@@ -220,4 +269,6 @@ def _mark_topic(ws: Workspace, item_ids: set[int], phrase: str) -> None:
     if ids:
         ws.store.db.execute(
             f"UPDATE feed_items SET decision = 'topic', decision_reason = ? WHERE decision != 'update' AND id IN "
-            f"({','.join('?' * len(ids))})", [f"supports the new topic '{phrase}'", *ids])
+            f"({','.join('?' * len(ids))})",
+            [f"supports the new topic '{phrase}'", *ids],
+        )

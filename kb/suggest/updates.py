@@ -17,7 +17,6 @@ from kb.suggest.records import SuggestReport, _feed_titles, _insert
 from kb.suggest.text import STOPWORDS, WatchTerms, key_text
 from kb.workspace import Workspace
 
-
 MAX_ENTRIES_PER_ITEM = 3
 
 
@@ -35,9 +34,13 @@ def _rows(ws: Workspace, item_ids: list[int]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for start in range(0, len(item_ids), 500):
         chunk = item_ids[start : start + 500]
-        out += list(ws.store.db.query(
-            f"SELECT id, feed_id, feed_url, title, text, link, published, first_seen FROM feed_items "
-            f"WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        out += list(
+            ws.store.db.query(
+                f"SELECT id, feed_id, feed_url, title, text, link, published, first_seen FROM feed_items "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+        )
     return out
 
 
@@ -59,8 +62,13 @@ def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> 
         hits_by_item = hits.get(entry.slug)
         if not hits_by_item:
             continue
-        sim = ws.index.similarity(f"entry:{entry.slug}", key_text(entry), [f"item:{i}" for i in hits_by_item],
-                                  numterms=KEY_TERMS, exclude=STOPWORDS)
+        sim = ws.index.similarity(
+            f"entry:{entry.slug}",
+            key_text(entry),
+            [f"item:{i}" for i in hits_by_item],
+            numterms=KEY_TERMS,
+            exclude=STOPWORDS,
+        )
         for item_id, found in hits_by_item.items():
             share, matched = sim.scores.get(f"item:{item_id}", (0.0, []))
             if share >= settings.update_threshold:
@@ -83,26 +91,46 @@ def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> 
                     f"shares the key terms {', '.join(matched[:8]) or 'none'}",
                     f"from the feed {feed}",
                 ]
-                sid = _insert(ws, kind="update", entry_slug=entry.slug, topic_key=None,
-                              title=f"Add to {entry.title}: {row['title']}"[:300], keywords=found,
-                              reasons=reasons, score=share, item_ids=[item_id], stamp=stamp)
+                sid = _insert(
+                    ws,
+                    kind="update",
+                    entry_slug=entry.slug,
+                    topic_key=None,
+                    title=f"Add to {entry.title}: {row['title']}"[:300],
+                    keywords=found,
+                    reasons=reasons,
+                    score=share,
+                    item_ids=[item_id],
+                    stamp=stamp,
+                )
                 report.updates.append(sid)
             if chosen:
                 reason = "suggested as a source for " + ", ".join(f"{c[1].slug} ({c[0]:.2f})" for c in chosen)
-                db.execute("UPDATE feed_items SET decision = 'update', decision_reason = ? WHERE id = ?", [reason, item_id])
+                db.execute(
+                    "UPDATE feed_items SET decision = 'update', decision_reason = ? WHERE id = ?", [reason, item_id]
+                )
             else:
                 report.nothing += 1
                 if item_id in near:
                     share, slug, hits = near[item_id]
-                    reason = (f"nothing: closest entry {slug} mentions {hits} watch term{'s' * (hits != 1)} but similarity "
-                              f"{share:.2f} is below {settings.update_threshold:.2f}")
+                    reason = (
+                        f"nothing: closest entry {slug} mentions {hits} watch term{'s' * (hits != 1)} but similarity "
+                        f"{share:.2f} is below {settings.update_threshold:.2f}"
+                    )
                 else:
                     reason = "nothing: mentions no entry's watch terms"
-                db.execute("UPDATE feed_items SET decision = 'none', decision_reason = ? WHERE id = ? AND decision != 'topic'",
-                           [reason, item_id])
+                db.execute(
+                    "UPDATE feed_items SET decision = 'none', decision_reason = ? WHERE id = ? AND decision != 'topic'",
+                    [reason, item_id],
+                )
 
 
 def _pair_exists(ws: Workspace, slug: str, item_id: int) -> bool:
-    return ws.store.db.execute(
-        "SELECT 1 FROM suggestions s JOIN suggestion_items si ON si.suggestion_id = s.id "
-        "WHERE s.kind = 'update' AND s.entry_slug = ? AND si.item_id = ?", [slug, item_id]).fetchone() is not None
+    return (
+        ws.store.db.execute(
+            "SELECT 1 FROM suggestions s JOIN suggestion_items si ON si.suggestion_id = s.id "
+            "WHERE s.kind = 'update' AND s.entry_slug = ? AND si.item_id = ?",
+            [slug, item_id],
+        ).fetchone()
+        is not None
+    )

@@ -23,9 +23,9 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from kb import config as _config
-from kb.site.catalog import Catalog
 from kb.config import Config
 from kb.errors import ConfigError
+from kb.site.catalog import Catalog
 from kb.web.state import SiteState
 from kb.workspace import Workspace
 
@@ -33,18 +33,20 @@ log = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the repository, for an editable install
 GOVUK_DIST = Path("node_modules/govuk-frontend/dist/govuk")
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -64,7 +66,8 @@ def templates_dir(cfg: Config) -> Path:
     if found is None:
         raise ConfigError(
             f"cannot find the site's templates (looked for templates/layout.html in {PACKAGE_ROOT} and {cfg.root}); "
-            "install Horizon KB from its repository with pip install -e .")
+            "install Horizon KB from its repository with pip install -e ."
+        )
     return found
 
 
@@ -105,10 +108,12 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     )
     if test_config:
         app.config.update(test_config)
-    app.jinja_loader = ChoiceLoader([  # type: ignore[assignment]
-        FileSystemLoader(str(templates)),
-        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
-    ])
+    app.jinja_loader = ChoiceLoader(
+        [  # type: ignore[assignment]
+            FileSystemLoader(str(templates)),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]
+    )
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     workspace = Workspace.open(cfg=cfg)

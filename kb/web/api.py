@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
-from kb.site.catalog import FACET_KINDS, Note
-from kb.model.entry import entry_to_dict
 from kb.errors import QueryError
+from kb.model.entry import entry_to_dict
+from kb.site.catalog import FACET_KINDS, Note
 from kb.web import common
 from kb.web.common import conditional
-from kb.web.state import catalog, cfg
 from kb.web.search import page_number, refinements
+from kb.web.state import catalog, cfg
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 JSON = "application/json"
@@ -26,12 +26,21 @@ def _json(data: Any) -> str:
 def _summary(note: Note) -> dict[str, Any]:
     e = note.entry
     return {
-        "slug": e.slug, "title": e.title, "summary": e.summary,
+        "slug": e.slug,
+        "title": e.title,
+        "summary": e.summary,
         "url": url_for("pages.entry", slug=e.slug, _external=True),
         "api_url": url_for("api.entry", slug=e.slug, _external=True),
-        "tlp": e.tlp, "category": e.category, "horizon": e.horizon, "maturity": e.maturity,
-        "score": e.score, "tags": list(e.tags), "sectors": list(e.sectors), "drivers": list(e.all_drivers),
-        "reviewed": e.reviewed.isoformat(), "updated": note.updated.isoformat(),
+        "tlp": e.tlp,
+        "category": e.category,
+        "horizon": e.horizon,
+        "maturity": e.maturity,
+        "score": e.score,
+        "tags": list(e.tags),
+        "sectors": list(e.sectors),
+        "drivers": list(e.all_drivers),
+        "reviewed": e.reviewed.isoformat(),
+        "updated": note.updated.isoformat(),
     }
 
 
@@ -45,8 +54,12 @@ def entries() -> Response:
     def render() -> str:
         return _json({"count": len(notes), "entries": [_summary(n) for n in notes]})
 
-    return conditional(("api-entries", cat.token(reader), sorted(refine.items()), request.host_url),
-                       cat.last_modified(reader, notes), render, mimetype=JSON)
+    return conditional(
+        ("api-entries", cat.token(reader), sorted(refine.items()), request.host_url),
+        cat.last_modified(reader, notes),
+        render,
+        mimetype=JSON,
+    )
 
 
 @bp.get("/entries/<slug>")
@@ -81,9 +94,16 @@ def search() -> Response:
     except QueryError as exc:
         return jsonify({"error": str(exc), "status": 400}), 400  # type: ignore[return-value]
     results = found.results
-    return jsonify({
-        "query": q, "total": results.total, "page": results.page, "pages": results.pages,
-        "results": [dict(_summary(found.notes[h.slug]), snippet_html=h.snippet, score_match=round(h.score, 3))
-                    for h in results.hits],
-        "facets": {kind: results.facets.get(kind, {}) for kind in FACET_KINDS},
-    })
+    return jsonify(
+        {
+            "query": q,
+            "total": results.total,
+            "page": results.page,
+            "pages": results.pages,
+            "results": [
+                dict(_summary(found.notes[h.slug]), snippet_html=h.snippet, score_match=round(h.score, 3))
+                for h in results.hits
+            ],
+            "facets": {kind: results.facets.get(kind, {}) for kind in FACET_KINDS},
+        }
+    )

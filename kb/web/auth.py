@@ -22,8 +22,8 @@ from flask_wtf.csrf import CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from kb.model.access import ANONYMOUS, Reader
 from kb.accounts import Accounts, RateLimited, User
+from kb.model.access import ANONYMOUS, Reader
 from kb.web.state import state
 
 bp = Blueprint("auth", __name__)

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, make_response, request
-
-from kb.model.access import ANONYMOUS, Reader, audience
 from flask_wtf.csrf import generate_csrf
 
+from kb.model.access import ANONYMOUS, Reader, audience
 from kb.web.auth import reader, signed_in_user
 from kb.web.state import catalog, state
 

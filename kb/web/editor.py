@@ -10,18 +10,22 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from kb.errors import NotFound
 from kb.files import editor
 from kb.model import taxonomy as tx
 from kb.model.entry import SLUG_RE
-from kb.errors import NotFound
 from kb.sync import entry_files, update_index
-from kb.web.auth import staff_required
 from kb.web.actions import audit, reindex
+from kb.web.auth import staff_required
 from kb.web.state import catalog, cfg, state
 
 bp = Blueprint("editor", __name__)
-STATUS_VERBS = {"publish": "Published", "unpublish": "Moved back to draft", "archive": "Archived",
-                "review": "Sent for review"}
+STATUS_VERBS = {
+    "publish": "Published",
+    "unpublish": "Moved back to draft",
+    "archive": "Archived",
+    "review": "Sent for review",
+}
 
 
 def _path(slug: str) -> Path:
@@ -52,15 +56,34 @@ def _errors(problems: list[editor.FieldProblem]) -> dict[str, list[str]]:
     return out
 
 
-def _render(values: dict[str, Any], *, slug: str | None, sha: str, status: int = 200,
-            problems: list[editor.FieldProblem] | None = None, note: str | None = None,
-            preview: str | None = None, conflict: editor.Outcome | None = None, new_slug: str = "") -> Any:
+def _render(
+    values: dict[str, Any],
+    *,
+    slug: str | None,
+    sha: str,
+    status: int = 200,
+    problems: list[editor.FieldProblem] | None = None,
+    note: str | None = None,
+    preview: str | None = None,
+    conflict: editor.Outcome | None = None,
+    new_slug: str = "",
+) -> Any:
     problems = problems or []
     return render_template(
-        "staff/editor.html", v=values, slug=slug, sha=sha, problems=editor.errors(problems),
-        warnings=[p for p in problems if p.severity != "error"], errors=_errors(problems), note=note,
-        preview=preview, conflict=conflict, new_slug=new_slug, blank_risk=editor.blank_risk(),
-        blank_source=editor.blank_source(), blank_measure=editor.blank_measure(),
+        "staff/editor.html",
+        v=values,
+        slug=slug,
+        sha=sha,
+        problems=editor.errors(problems),
+        warnings=[p for p in problems if p.severity != "error"],
+        errors=_errors(problems),
+        note=note,
+        preview=preview,
+        conflict=conflict,
+        new_slug=new_slug,
+        blank_risk=editor.blank_risk(),
+        blank_source=editor.blank_source(),
+        blank_measure=editor.blank_measure(),
     ), status
 
 
@@ -78,10 +101,21 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
         values, sha, trouble = {}, "", str(exc)
     text = path.read_text(encoding="utf-8", errors="replace")
     problems = editor.check(path, text, _known(), cfg().display(path))
-    history = [{"seen_at": h["seen_at"], "changes": json.loads(h["changes"] or "[]")}
-               for h in state().workspace.store.versions(slug)[:10]]
-    return render_template("staff/entry.html", slug=slug, v=values, sha=sha, trouble=trouble, problems=problems,
-                           history=history, status=values.get("status") or "", tx=tx)
+    history = [
+        {"seen_at": h["seen_at"], "changes": json.loads(h["changes"] or "[]")}
+        for h in state().workspace.store.versions(slug)[:10]
+    ]
+    return render_template(
+        "staff/entry.html",
+        slug=slug,
+        v=values,
+        sha=sha,
+        trouble=trouble,
+        problems=problems,
+        history=history,
+        status=values.get("status") or "",
+        tx=tx,
+    )
 
 
 @bp.post("/staff/entries/<slug>/status")
@@ -93,16 +127,22 @@ def change_status(slug: str):  # type: ignore[no-untyped-def]
         abort(400)
     shown = cfg().display(path)
     with editor.write_lock(cfg().entries_dir):
-        outcome = editor.set_status(path, editor.STATUS_ACTIONS[action], request.form.get("sha") or None,
-                                    _known(), shown)
+        outcome = editor.set_status(
+            path, editor.STATUS_ACTIONS[action], request.form.get("sha") or None, _known(), shown
+        )
         if outcome.status == "saved":
             update_index(state().workspace)
     if outcome.status == "conflict":
-        flash("The entry changed since you opened this page, so its status was not changed. Check it, then try again.",
-              "error")
+        flash(
+            "The entry changed since you opened this page, so its status was not changed. Check it, then try again.",
+            "error",
+        )
     elif outcome.status == "invalid":
-        flash(f"Not {STATUS_VERBS[action].lower()}: fix these first. "
-              + " ".join(f"{p}." for p in editor.errors(outcome.problems)), "error")
+        flash(
+            f"Not {STATUS_VERBS[action].lower()}: fix these first. "
+            + " ".join(f"{p}." for p in editor.errors(outcome.problems)),
+            "error",
+        )
     elif outcome.status == "unchanged":
         flash(f"The entry is {tx.STATUS[editor.STATUS_ACTIONS[action]].lower()} already.")
     else:

@@ -14,8 +14,8 @@ from kb.site import feedout
 from kb.site.catalog import Note, facet_label
 from kb.web import common
 from kb.web.common import conditional
-from kb.web.state import catalog, cfg
 from kb.web.pages import BROWSE, BROWSE_TITLES, FEED_KINDS, SEGMENT
+from kb.web.state import catalog, cfg
 
 bp = Blueprint("feeds_out", __name__)
 FEED_SEGMENTS = [SEGMENT[kind] for kind in FEED_KINDS]
@@ -64,14 +64,24 @@ def _feed(fmt: str, kind: str | None, value: str | None) -> Response:
     def build() -> bytes:
         items = [feedout.FeedItem(n, cat.changes(reader, n), _note_url(n)) for n in notes]
         return feedout.render(
-            items, kind=fmt, title=title, feed_name=name, self_url=self_url, page_url=page,
-            base_url=site.base_url, author=site.title,
+            items,
+            kind=fmt,
+            title=title,
+            feed_name=name,
+            self_url=self_url,
+            page_url=page,
+            base_url=site.base_url,
+            author=site.title,
             subtitle="New and changed crime-risk assessments of emerging technologies, and the measures "
-                     "that design the risks out.",
+            "that design the risks out.",
         )
 
-    return conditional(("feed", fmt, name, self_url, cat.token(reader)), cat.last_modified(reader, notes), build,
-                       mimetype=feedout.FORMATS[fmt])
+    return conditional(
+        ("feed", fmt, name, self_url, cat.token(reader)),
+        cat.last_modified(reader, notes),
+        build,
+        mimetype=feedout.FORMATS[fmt],
+    )
 
 
 def _note_url(note: Note) -> str:
@@ -83,29 +93,44 @@ def sitemap() -> Response:
     reader, cat = common.current_reader(), catalog()
 
     def build() -> str:
-        urls: list[tuple[str, str | None]] = [(url_for("pages.home", _external=True), None),
-                                              (url_for("pages.entries", _external=True), None)]
+        urls: list[tuple[str, str | None]] = [
+            (url_for("pages.home", _external=True), None),
+            (url_for("pages.entries", _external=True), None),
+        ]
         for kind in BROWSE.values():
             urls.append((url_for("pages.browse_index", segment=SEGMENT[kind], _external=True), None))
             for facet in cat.facets(reader, kind):
                 newest = cat.last_modified(reader, cat.with_value(reader, kind, facet.value))
-                urls.append((url_for("pages.browse", segment=SEGMENT[kind], value=facet.value, _external=True),
-                             newest.date().isoformat()))
+                urls.append(
+                    (
+                        url_for("pages.browse", segment=SEGMENT[kind], value=facet.value, _external=True),
+                        newest.date().isoformat(),
+                    )
+                )
         for note in cat.notes(reader):
             urls.append((_note_url(note), note.updated.date().isoformat()))
-        lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        ]
         for loc, lastmod in urls:
-            lines.append(f"  <url><loc>{escape(loc)}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "")
-                         + "</url>")
+            lines.append(
+                f"  <url><loc>{escape(loc)}</loc>" + (f"<lastmod>{lastmod}</lastmod>" if lastmod else "") + "</url>"
+            )
         lines.append("</urlset>\n")
         return "\n".join(lines)
 
-    return conditional(("sitemap", cat.token(reader), request.host_url), cat.last_modified(reader), build,
-                       mimetype="application/xml; charset=utf-8")
+    return conditional(
+        ("sitemap", cat.token(reader), request.host_url),
+        cat.last_modified(reader),
+        build,
+        mimetype="application/xml; charset=utf-8",
+    )
 
 
 @bp.get("/robots.txt")
 def robots() -> Response:
-    text = f"User-agent: *\nDisallow: /search\nDisallow: /api/\nSitemap: {url_for('feeds_out.sitemap', _external=True)}\n"
+    text = (
+        f"User-agent: *\nDisallow: /search\nDisallow: /api/\nSitemap: {url_for('feeds_out.sitemap', _external=True)}\n"
+    )
     return Response(text, mimetype="text/plain")

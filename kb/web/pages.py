@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from kb.site import charts
 from kb.model import taxonomy as tx
+from kb.site import charts
 from kb.site.catalog import FACET_KINDS, facet_label
 from kb.web import common
 from kb.web.common import conditional
@@ -33,8 +33,13 @@ def home():  # type: ignore[no-untyped-def]
         radar_svg, points = cat.radar(reader)
         recent = [(n, cat.changes(reader, n)) for n in cat.recent(reader, 6)]
         return render_template(
-            "home.html", recent=recent, top_risks=cat.top_risks(reader, 8), radar_svg=radar_svg,
-            radar_points=points, sectors=cat.facets(reader, "sector"), total=len(cat.notes(reader)),
+            "home.html",
+            recent=recent,
+            top_risks=cat.top_risks(reader, 8),
+            radar_svg=radar_svg,
+            radar_points=points,
+            sectors=cat.facets(reader, "sector"),
+            total=len(cat.notes(reader)),
             overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
         )
 
@@ -45,8 +50,9 @@ def home():  # type: ignore[no-untyped-def]
 def entries():  # type: ignore[no-untyped-def]
     reader, cat = common.current_reader(), catalog()
     notes = cat.notes(reader)
-    return conditional(("entries", cat.token(reader)), cat.last_modified(reader),
-                       lambda: render_template("entries.html", notes=notes))
+    return conditional(
+        ("entries", cat.token(reader)), cat.last_modified(reader), lambda: render_template("entries.html", notes=notes)
+    )
 
 
 @bp.get("/entries/<slug>")
@@ -63,9 +69,15 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
     def render() -> str:
         e = note.entry
         return render_template(
-            "entry.html", note=note, e=e, related=related, risks=note.ranked_risks,
-            measures=note.measures_by_actor, overdue=e.is_overdue(review_days, today),
-            review_due=e.review_due(review_days), green_community=cfg().site.green_community,
+            "entry.html",
+            note=note,
+            e=e,
+            related=related,
+            risks=note.ranked_risks,
+            measures=note.measures_by_actor,
+            overdue=e.is_overdue(review_days, today),
+            review_due=e.review_due(review_days),
+            green_community=cfg().site.green_community,
             feed_facets=[(kind, value) for kind in FEED_KINDS for value in note.values(kind)],
         )
 
@@ -77,8 +89,13 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
 def browse_index(segment: str):  # type: ignore[no-untyped-def]
     reader, cat = common.current_reader(), catalog()
     kind = BROWSE[segment]
-    return conditional(("browse", kind, cat.token(reader)), cat.last_modified(reader), lambda: render_template(
-        "browse_index.html", kind=kind, segment=segment, title=BROWSE_TITLES[kind], facets=cat.facets(reader, kind)))
+    return conditional(
+        ("browse", kind, cat.token(reader)),
+        cat.last_modified(reader),
+        lambda: render_template(
+            "browse_index.html", kind=kind, segment=segment, title=BROWSE_TITLES[kind], facets=cat.facets(reader, kind)
+        ),
+    )
 
 
 @bp.get("/<any(sectors, tags, drivers, horizons):segment>/<value>")
@@ -93,8 +110,14 @@ def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
 
     def render() -> str:
         return render_template(
-            "browse.html", kind=kind, segment=segment, value=value, label=facet_label(kind, value),
-            kind_title=BROWSE_TITLES[kind], notes=notes, has_feed=kind in FEED_KINDS,
+            "browse.html",
+            kind=kind,
+            segment=segment,
+            value=value,
+            label=facet_label(kind, value),
+            kind_title=BROWSE_TITLES[kind],
+            notes=notes,
+            has_feed=kind in FEED_KINDS,
             recent=[(n, cat.changes(reader, n)) for n in sorted(notes, key=lambda n: n.updated, reverse=True)[:3]],
             overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
         )
@@ -106,8 +129,11 @@ def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
 
 ERROR_TEXT = {
     400: ("Sorry, there is a problem with that request", "Check the address or the search words and try again."),
-    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied "
-          "the entire address. The note may have been moved or withdrawn."),
+    404: (
+        "Page not found",
+        "If you typed the web address, check it is correct. If you pasted it, check you copied "
+        "the entire address. The note may have been moved or withdrawn.",
+    ),
     405: ("Sorry, that is not allowed", "This page can only be read."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
 }
@@ -131,10 +157,15 @@ def _error(code: int):  # type: ignore[no-untyped-def]
     try:
         return render_template("error.html", title=title, text=text, code=code), code
     except Exception:  # the error page itself must not fail
-        return f"<!DOCTYPE html><title>{title}</title><h1>{title}</h1>", code, {"Content-Type": "text/html; charset=utf-8"}
+        return (
+            f"<!DOCTYPE html><title>{title}</title><h1>{title}</h1>",
+            code,
+            {"Content-Type": "text/html; charset=utf-8"},
+        )
 
 
 # -- template helpers ---------------------------------------------------------------------------
+
 
 def long_date(value: dt.date | dt.datetime | str | None) -> str:
     """GOV.UK style: 1 October 2026."""
@@ -153,8 +184,14 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(charts.band, "band")
     app.jinja_env.globals.update(  # globals, so imported macros see them too
-        tx=tx, label=tx.label, facet_label=facet_label, facet_url=facet_url, facet_kinds=FACET_KINDS,
-        segment_of=SEGMENT, browse_titles=BROWSE_TITLES, site_title=cfg_title(app),
+        tx=tx,
+        label=tx.label,
+        facet_label=facet_label,
+        facet_url=facet_url,
+        facet_kinds=FACET_KINDS,
+        segment_of=SEGMENT,
+        browse_titles=BROWSE_TITLES,
+        site_title=cfg_title(app),
     )
 
     @app.context_processor

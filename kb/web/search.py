@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from kb.site.catalog import FACET_KINDS, facet_label
 from kb.errors import QueryError
+from kb.site.catalog import FACET_KINDS, facet_label
 from kb.web import common
 from kb.web.common import conditional
 from kb.web.state import catalog, cfg
@@ -37,20 +37,32 @@ def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "").strip()
     refine, page = refinements(), page_number()
     if not q:
-        return conditional(("search-form", cat.token(reader)), None, lambda: render_template(
-            "search.html", q="", results=None, error=None, refine={}, facets=[], pages=[], search_url=search_url))
+        return conditional(
+            ("search-form", cat.token(reader)),
+            None,
+            lambda: render_template(
+                "search.html", q="", results=None, error=None, refine={}, facets=[], pages=[], search_url=search_url
+            ),
+        )
     try:
         cat.check_query(q)
     except QueryError as exc:
-        return render_template("search.html", q=q, results=None, error=str(exc), refine=refine, facets=[],
-                               pages=[], search_url=search_url), 400
+        return render_template(
+            "search.html", q=q, results=None, error=str(exc), refine=refine, facets=[], pages=[], search_url=search_url
+        ), 400
 
     def render() -> str:  # runs only when this page is not already cached (see `conditional`)
         found = cat.search(reader, q, page=page, per_page=cfg().site.per_page, refine=refine)
         results = found.results
         return render_template(
-            "search.html", q=q, results=results, notes=found.notes, error=None, refine=refine,
-            facets=_facets(q, refine, results.facets), pages=_pages(q, refine, results.page, results.pages),
+            "search.html",
+            q=q,
+            results=results,
+            notes=found.notes,
+            error=None,
+            refine=refine,
+            facets=_facets(q, refine, results.facets),
+            pages=_pages(q, refine, results.page, results.pages),
             search_url=search_url,
         )
 
@@ -68,8 +80,15 @@ def _facets(q: str, refine: dict[str, str], counts: dict[str, dict[str, int]]) -
             narrowed = {k: v for k, v in refine.items() if k != kind}
             if not chosen:
                 narrowed[kind] = value
-            values.append({"value": value, "label": facet_label(kind, value), "count": count, "chosen": chosen,
-                           "href": search_url(q, narrowed)})
+            values.append(
+                {
+                    "value": value,
+                    "label": facet_label(kind, value),
+                    "count": count,
+                    "chosen": chosen,
+                    "href": search_url(q, narrowed),
+                }
+            )
         if values or kind in refine:
             out.append({"kind": kind, "values": values})
     return out

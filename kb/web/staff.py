@@ -12,19 +12,19 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from kb.site import dashboard as desk
-from kb.files import editor
-from kb.feeds import listfile as feedlist
 from kb import triage
-from kb.model.access import Reader
 from kb.accounts import Accounts
-from kb.model.entry import SLUG_RE
 from kb.errors import KbError
+from kb.feeds import listfile as feedlist
 from kb.feeds.listfile import Feed
+from kb.files import editor
+from kb.model.access import Reader
+from kb.model.entry import SLUG_RE
 from kb.model.sanitize import clean_html, safe_url
-from kb.web.auth import admin_required, staff_required
+from kb.site import dashboard as desk
 from kb.web import editor as editor_pages
 from kb.web.actions import actor, audit
+from kb.web.auth import admin_required, staff_required
 from kb.web.state import catalog, cfg, state
 
 bp = Blueprint("staff", __name__)
@@ -46,9 +46,12 @@ def dashboard():  # type: ignore[no-untyped-def]
     ws, today = state().workspace, dt.date.today()
     return render_template(
         "staff/dashboard.html",
-        queue=triage.queue(ws, today), feeds=desk.feed_health(ws, today),
+        queue=triage.queue(ws, today),
+        feeds=desk.feed_health(ws, today),
         overdue=desk.overdue([n.entry for n in catalog().notes(STAFF)], cfg().review_days, today),
-        changes=desk.recent_changes(ws), today=today, snooze_default=(today + dt.timedelta(days=7)).isoformat(),
+        changes=desk.recent_changes(ws),
+        today=today,
+        snooze_default=(today + dt.timedelta(days=7)).isoformat(),
     )
 
 
@@ -146,10 +149,14 @@ def feeds():  # type: ignore[no-untyped-def]
                 flash(f"Added the feed {feed.title}. It will be polled within a minute or two.")
                 return redirect(url_for("staff.feeds"))
     _, list_problems = feedlist.load(*_feeds_file())
-    return render_template("staff/feeds.html", feeds=desk.feed_health(state().workspace), problems=problems,
-                           form=request.form if request.method == "POST" else {},
-                           list_problems=[str(p) for p in list_problems],
-                           default_interval=cfg().feeds.default_interval), 400 if problems else 200
+    return render_template(
+        "staff/feeds.html",
+        feeds=desk.feed_health(state().workspace),
+        problems=problems,
+        form=request.form if request.method == "POST" else {},
+        list_problems=[str(p) for p in list_problems],
+        default_interval=cfg().feeds.default_interval,
+    ), 400 if problems else 200
 
 
 @bp.post("/staff/feeds/<any(pause, resume, remove):action>")
@@ -183,7 +190,8 @@ def feed():  # type: ignore[no-untyped-def]
         for item in state().workspace.store.db.query(
             "SELECT id, title, link, published, first_seen, summary_html, content_html, decision, decision_reason "
             "FROM feed_items WHERE feed_url = ? ORDER BY coalesce(published, first_seen) DESC LIMIT ?",
-            [url, FEED_ITEMS_SHOWN])
+            [url, FEED_ITEMS_SHOWN],
+        )
     ]
     return render_template("staff/feed.html", feed=row, items=items)
 
@@ -196,4 +204,3 @@ def feed():  # type: ignore[no-untyped-def]
 def audit_log():  # type: ignore[no-untyped-def]
     rows = Accounts(state().workspace.store).audit(limit=500)
     return render_template("staff/audit.html", rows=desk.audit_rows(rows))
-
