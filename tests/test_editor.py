@@ -59,7 +59,7 @@ sources:
 ---
 ## Background
 
-Body text with trailing spaces
+Body text with trailing spaces   
 and a <b>tag</b>.
 """
 
