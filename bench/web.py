@@ -217,7 +217,7 @@ def gunicorn(target: str, port: int, workers: int, env: dict[str, str], cwd: Pat
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {proc.returncode}: {' '.join(cmd)}")
+                raise SystemExit(f"gunicorn exited with {proc.returncode}: {' '.join(cmd)}") from None
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("gunicorn did not start within 30 s")

@@ -1,23 +1,28 @@
 """Accounts: staff, admins and partners (who belong to an organisation), and the audit log.
 
-Passwords are hashed with Argon2id. Disabling a user or resetting a password bumps the
-user's `session_epoch`, which signs them out everywhere. Failed sign-ins are counted per
-account: the sixth wrong attempt inside a minute is refused even when the password is right.
+Passwords are hashed with Argon2id. Sessions live on the server: each sign-in gets a random
+token whose SHA-256 is a row of `sessions`; signing out deletes that row. Disabling a user or
+resetting a password deletes all their sessions and bumps their `session_epoch`, which signs
+them out everywhere. Failed sign-ins are counted per account (the sixth wrong attempt inside a
+minute is refused even when the password is right) and per client address across accounts
+(the 21st failure from one address inside ten minutes is refused the same way). Times come
+from `kb.clock`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kb.clock import now
+from kb.clock import now, utcnow
+from kb.config import AccountSettings
 from kb.errors import KbError, NotFound
 from kb.model.access import Reader
 from kb.store import Store
@@ -25,10 +30,13 @@ from kb.store import Store
 ROLES = ("admin", "staff", "partner")
 MAX_FAILURES = 5
 FAILURE_WINDOW = 60.0  # seconds
+ADDRESS_MAX_FAILURES = 20  # failed sign-ins from one client address, whatever the accounts
+ADDRESS_FAILURE_WINDOW = 600.0  # seconds
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2-cffi's defaults (RFC 9106's low-memory profile)
+_test_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # accounts.test_hashing only
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,9 @@ def _user(row: dict[str, Any]) -> User:
 
 
 class Accounts:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settings: AccountSettings | None = None):
         self.db = store.db
+        self.hasher = _test_hasher if settings and settings.test_hashing else _hasher
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -119,7 +128,7 @@ class Accounts:
                 "name": name,
                 "role": role,
                 "org": org if role == "partner" else None,
-                "password_hash": _hasher.hash(password),
+                "password_hash": self.hasher.hash(password),
                 "disabled": 0,
                 "session_epoch": 0,
                 "feed_token": secrets.token_urlsafe(24),
@@ -143,6 +152,7 @@ class Accounts:
         self.db["users"].update(
             user.id, {"disabled": 1, "session_epoch": user.session_epoch + 1, "feed_token": secrets.token_urlsafe(24)}
         )
+        self.end_sessions(user)
         self.log(actor, "user.disable", user.email)
         return self._require(email)
 
@@ -156,8 +166,9 @@ class Accounts:
         user = self._require(email)
         check_password(password)
         self.db["users"].update(
-            user.id, {"password_hash": _hasher.hash(password), "session_epoch": user.session_epoch + 1}
+            user.id, {"password_hash": self.hasher.hash(password), "session_epoch": user.session_epoch + 1}
         )
+        self.end_sessions(user)
         self.db["login_failures"].delete_where("email = ?", [user.email])
         self.log(actor, "user.reset-password", user.email)
         return self._require(email)
@@ -171,34 +182,80 @@ class Accounts:
 
     # -- signing in ------------------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str, at: float | None = None) -> User | None:
+    def authenticate(
+        self, email: str, password: str, at: float | None = None, address: str | None = None
+    ) -> User | None:
         """The user when the password is right and the account may sign in; else None.
 
-        Raises `RateLimited` after MAX_FAILURES wrong passwords within FAILURE_WINDOW seconds.
+        Raises `RateLimited` after MAX_FAILURES wrong passwords for the account within
+        FAILURE_WINDOW seconds, or ADDRESS_MAX_FAILURES failures from `address` (the client's
+        address, any accounts) within ADDRESS_FAILURE_WINDOW seconds. `at` defaults to kb.clock.
         """
-        at = time.time() if at is None else at
+        at = utcnow().timestamp() if at is None else at
         email = email.strip().lower()
-        recent = self.db.execute(
-            "SELECT count(*) FROM login_failures WHERE email = ? AND at > ?", [email, at - FAILURE_WINDOW]
-        ).fetchone()[0]
-        if recent >= MAX_FAILURES:
-            raise RateLimited(f"too many failed sign-ins for {email}; wait a minute and try again")
+        self._check_throttle(email, address, at)
         rows = list(self.db["users"].rows_where("email = ?", [email]))
         ok = False
         if rows:
             try:
-                ok = _hasher.verify(rows[0]["password_hash"], password)
+                ok = self.hasher.verify(rows[0]["password_hash"], password)
             except (VerificationError, InvalidHashError):
                 ok = False
         else:
-            _hasher.hash(password)  # same cost whether or not the account exists
+            self.hasher.hash(password)  # same cost whether or not the account exists
         if not ok or rows[0]["disabled"]:
-            self.db["login_failures"].insert({"email": email, "at": at})
+            self.db["login_failures"].insert({"email": email, "at": at, "address": address})
             self.db["login_failures"].delete_where("at < ?", [at - 24 * 3600])
             return None
         self.db["users"].update(rows[0]["id"], {"last_login": now()})
-        self.db["login_failures"].delete_where("email = ?", [email])
+        self.db["login_failures"].delete_where("email = ?", [email])  # this account's only: not the address's
         return _user(rows[0])
+
+    def _check_throttle(self, email: str, address: str | None, at: float) -> None:
+        recent = self.db.execute(
+            "SELECT count(*) FROM login_failures WHERE email = ? AND at > ?", [email, at - FAILURE_WINDOW]
+        ).fetchone()[0]
+        if recent >= MAX_FAILURES:
+            raise RateLimited(f"too many failed sign-ins for {email}; wait a minute and try again", wait="a minute")
+        if address is None:
+            return
+        recent = self.db.execute(
+            "SELECT count(*) FROM login_failures WHERE address = ? AND at > ?", [address, at - ADDRESS_FAILURE_WINDOW]
+        ).fetchone()[0]
+        if recent >= ADDRESS_MAX_FAILURES:
+            raise RateLimited(
+                f"too many failed sign-ins from {address}; wait ten minutes and try again", wait="ten minutes"
+            )
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def start_session(self, user: User) -> str:
+        """A new session for `user`: the random token its cookie carries (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        self.db["sessions"].insert(
+            {"token_hash": _token_hash(token), "user_id": user.id, "epoch": user.session_epoch, "created": now()}
+        )
+        return token
+
+    def session_user(self, token: str) -> User | None:
+        """The user of a live session; None for an unknown or ended token, or a disabled user."""
+        if not token:
+            return None
+        rows = list(self.db["sessions"].rows_where("token_hash = ?", [_token_hash(token)]))
+        if not rows:
+            return None
+        user = self.get(rows[0]["user_id"])
+        if user is None or user.disabled or user.session_epoch != rows[0]["epoch"]:
+            return None  # disabled, or signed out everywhere since the session began
+        return user
+
+    def end_session(self, token: str) -> None:
+        """Sign out this one session (the user's other sessions go on)."""
+        self.db["sessions"].delete_where("token_hash = ?", [_token_hash(token)])
+
+    def end_sessions(self, user: User) -> None:
+        """Sign the user out everywhere."""
+        self.db["sessions"].delete_where("user_id = ?", [user.id])
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -212,7 +269,15 @@ class Accounts:
 
 
 class RateLimited(KbError):
-    pass
+    """Too many failed sign-ins; `wait` says how long, in words ("a minute")."""
+
+    def __init__(self, message: str, wait: str = "a minute"):
+        super().__init__(message)
+        self.wait = wait
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_password(password: str) -> None:

@@ -23,6 +23,7 @@ class FeedSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     total_timeout: float = 30.0  # seconds for a whole fetch, redirects included (stops slow drips)
+    parse_timeout: float = 10.0  # seconds to parse one document (in a child process, killed after)
     max_bytes: int = 15 * 1024 * 1024
     max_redirects: int = 5
     concurrency: int = 8
@@ -49,6 +50,13 @@ class SiteSettings:
 
 
 @dataclass(frozen=True)
+class AccountSettings:
+    # Argon2id at its minimum cost, so that a test suite making hundreds of accounts runs in
+    # seconds. Never in production: `kb serve` and the web app warn loudly when it is on.
+    test_hashing: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     entries_dir: Path
@@ -58,6 +66,7 @@ class Config:
     feeds: FeedSettings = field(default_factory=FeedSettings)
     suggest: SuggestSettings = field(default_factory=SuggestSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
 
     @property
     def db_path(self) -> Path:
@@ -79,7 +88,7 @@ class Config:
             return str(path)
 
 
-_SECTIONS = {"feeds": FeedSettings, "suggest": SuggestSettings, "site": SiteSettings}
+_SECTIONS = {"feeds": FeedSettings, "suggest": SuggestSettings, "site": SiteSettings, "accounts": AccountSettings}
 _TOP = {"entries_dir": str, "feeds_dir": str, "var_dir": str, "review_days": int}
 
 

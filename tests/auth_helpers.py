@@ -32,7 +32,7 @@ class AuthActions:
 
     def __init__(self, app: Flask):
         self.app = app
-        self.accounts = Accounts(app.extensions["kb"].workspace.store)
+        self.accounts = Accounts(app.extensions["kb"].workspace.store, app.extensions["kb"].cfg.accounts)
         for email, role, org in PEOPLE.values():
             if self.accounts.by_email(email) is None:
                 self.accounts.add(email, PASSWORD, role, org=org)

@@ -22,7 +22,7 @@ def kb_root(tmp_path: Path) -> Path:
     root = tmp_path / "kb"
     shutil.copytree(DATA / "entries", root / "entries")
     (root / "feeds").mkdir()
-    (root / "config.toml").write_text("[kb]\nreview_days = 365\n")
+    (root / "config.toml").write_text("[kb]\nreview_days = 365\n\n[accounts]\ntest_hashing = true\n")
     return root
 
 

@@ -32,8 +32,12 @@ allow_private = true     # the tests' server is on 127.0.0.1
 connect_timeout = 2.0
 read_timeout = 1.0       # the slow feed takes longer than this
 total_timeout = 3.0      # the dripping feed takes longer than this
+parse_timeout = 2.0      # the feed with very long authors takes longer than this to parse
 max_bytes = 1048576      # the huge feed is bigger than this
 concurrency = 6
+
+[accounts]
+test_hashing = true      # Argon2id at its minimum cost: tests make many accounts
 """
 
 
@@ -67,6 +71,7 @@ class FeedServer:
 
     def __post_init__(self) -> None:
         self.stop_event = threading.Event()
+        self.requested = threading.Event()  # set by the first request: wait on it, never sleep
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"feeds": self})
         self.httpd = ThreadingHTTPServer((self.host, 0), handler)
@@ -105,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         seen = Seen(self.path, {k.lower(): v for k, v in self.headers.items()})
         with server.lock:
             server.requests.append(seen)
+            server.requested.set()
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
         try:
@@ -142,8 +148,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self.serve_file("rss2.xml", etag=False, last_modified=False)
         if head == "drip":
             return self.drip()
+        if head == "drip-headers":
+            return self.drip_headers()
         if head == "huge":
             return self.huge(declared="declared" in query)
+        if head == "authors":
+            return self.long_authors()
         if head == "gzip-bomb":
             return self.gzip_bomb()
         if head == "text" and len(parts) == 2:
@@ -198,6 +208,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.close_connection = True
         return 200
+
+    def drip_headers(self) -> int:
+        """A status line, then one byte of a header every 0.1 s (10 s in all): no read ever waits
+        long, so only a total deadline that covers the headers stops it."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+        self.wfile.flush()
+        for _ in range(100):
+            if self.feeds.stop_event.wait(0.1):
+                break
+            self.wfile.write(b"a")
+            self.wfile.flush()
+        self.wfile.write(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.close_connection = True
+        return 200
+
+    def long_authors(self) -> int:
+        """Finding 2: feedparser's author handling is super-linear; three 16,000-character
+        authors take it some six seconds of CPU."""
+        author = b"a" * 16000
+        entries = b"".join(
+            b"<item><title>Item %d</title><author>%s</author><description>x</description></item>" % (i, author)
+            for i in range(3)
+        )
+        body = (
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>Authors</title>' + entries + b"</channel></rss>"
+        )
+        return self.send_body(body, {"Content-Type": "application/xml"})
 
     def huge(self, declared: bool) -> int:
         item = b"<item><title>Filler</title><description>" + b"x" * 4000 + b"</description></item>\n"

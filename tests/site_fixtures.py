@@ -73,7 +73,7 @@ def make_site(root: Path, per_page: int = 20) -> Path:
     (root / "feeds").mkdir()
     (root / "config.toml").write_text(
         f'[kb]\nreview_days = 365\n\n[site]\nbase_url = "{BASE_URL}"\nper_page = {per_page}\n'
-        'green_community = "the test partner network"\n'
+        'green_community = "the test partner network"\n\n[accounts]\ntest_hashing = true\n'
     )
     return root
 

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from conftest import DATA
 
-from kb.model.entry import entry_from_dict, entry_to_dict, read_entry, slugify, version_of
+from kb.model.entry import read_entry, slugify
+from kb.model.serial import entry_from_dict, entry_to_dict, version_of
 
 
 def load(name: str, folder: str = "entries"):

@@ -12,6 +12,7 @@ from feedserver import REPO
 
 from kb.cli.main import main
 from kb.feeds import listfile as feedlist
+from kb.feeds import opml
 from kb.feeds.listfile import Feed, FeedListError
 
 SHIPPED = REPO / "feeds" / "feeds.yaml"
@@ -119,22 +120,22 @@ def test_add_to_an_empty_or_missing_list(tmp_path):
 
 def test_opml_round_trip_and_hostile_opml_refused(tmp_path):
     feeds, _ = feedlist.load(SHIPPED)
-    text = feedlist.to_opml(feeds)
+    text = opml.to_opml(feeds)
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
-    back, skipped = feedlist.from_opml(text.encode(), 60)
+    back, skipped = opml.from_opml(text.encode(), 60)
     assert skipped == [] and [(f.url, f.title, f.tags) for f in back] == [(f.url, f.title, f.tags) for f in feeds]
     nested = b"""<?xml version="1.0"?><opml version="1.0"><head/><body>
       <outline text="Cyber News"><outline text="A &amp; B" xmlUrl="https://a.example/rss" category="/Security/Daily News"/>
       <outline text="bad" xmlUrl="javascript:alert(1)"/><outline text="dup" xmlUrl="https://a.example/rss"/></outline>
     </body></opml>"""
-    got, skipped = feedlist.from_opml(nested, 90)
+    got, skipped = opml.from_opml(nested, 90)
     assert [(f.title, f.tags, f.interval) for f in got] == [("A & B", ("cyber-news", "security", "daily-news"), 90)]
     assert len(skipped) == 2
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><opml><body/></opml>'
     with pytest.raises(FeedListError, match="declares a DTD or entities"):
-        feedlist.from_opml(bomb, 60)
+        opml.from_opml(bomb, 60)
     with pytest.raises(FeedListError, match="not well-formed"):
-        feedlist.from_opml(b"<opml><body>", 60)
+        opml.from_opml(b"<opml><body>", 60)
 
 
 def test_kb_feeds_commands(root):

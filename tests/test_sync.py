@@ -1,11 +1,11 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import add_broken
 
+from kb import clock
 from kb.model.access import PUBLIC
 from kb.sync import update_index
 from kb.workspace import Workspace
@@ -87,11 +87,15 @@ def test_rebuild_starts_over_and_a_lost_index_is_rebuilt(ws):
 
 def test_updated_changes_only_when_the_note_changes(ws):
     before = ws.store.entry_row("printed-guns")["updated"]
-    time.sleep(1.1)
-    path = ws.cfg.entries_dir / "printed-guns.md"
-    path.write_text(path.read_text() + "\n")  # formatting only
-    update_index(ws)
+    with clock.frozen("2099-01-01T00:00:00+00:00"):  # a later day: any new stamp would show it
+        path = ws.cfg.entries_dir / "printed-guns.md"
+        path.write_text(path.read_text() + "\n")  # formatting only
+        update_index(ws)
     assert ws.store.entry_row("printed-guns")["updated"] == before
+    with clock.frozen("2099-01-01T00:00:00+00:00"):
+        path.write_text(path.read_text().replace("printed", "printed and milled", 1))  # a real change
+        update_index(ws)
+    assert ws.store.entry_row("printed-guns")["updated"].startswith("2099-01-01")
 
 
 def test_public_audience_never_sees_green_or_draft(ws):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 from site_fixtures import CANARIES, PUBLIC, RESTRICTED, app, client, site_root  # noqa: F401
@@ -50,39 +51,54 @@ def all_values(site_root):  # noqa: F811
     return values
 
 
+SEGMENTS = {"sectors": "sector", "tags": "tag", "drivers": "driver", "horizons": "horizon"}  # URL segment -> facet kind
+
+
 def urls_for(app, site_root, token="no-such-token"):  # noqa: F811
     """Every GET route with every value; `token` fills a private feed's secret."""
     values = all_values(site_root)
-    segments = {"sectors": "sector", "tags": "tag", "drivers": "driver", "horizons": "horizon"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIP_ENDPOINTS or "GET" not in rule.methods:
             continue
-        args = sorted(rule.arguments)
-        if not args:
-            yield rule.rule, ()
+        yield from route_urls(rule, values, token)
+    yield from search_urls()
+    yield from entries_api_urls(values)
+
+
+def arg_choices(name: str, rule_text: str, values: dict[str, list[str]], token: str) -> list[str]:
+    """Every value to try for the route argument `<name>`."""
+    if name == "slug":
+        return values["slug"]
+    if name == "segment":
+        return sorted(SEGMENTS)
+    if name == "fmt":
+        return ["atom", "rss"]
+    if name == "token":
+        return [token]
+    if name == "value":
+        return sorted({v for kind in SEGMENTS.values() for v in values[kind]})
+    raise AssertionError(f"add values for <{name}> in {rule_text}")
+
+
+def route_urls(rule, values: dict[str, list[str]], token: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(path, the values in it) for one route with every combination of its arguments' values."""
+    args = sorted(rule.arguments)
+    if not args:
+        yield rule.rule, ()
+        return
+    choices = [arg_choices(name, rule.rule, values, token) for name in args]
+    for combo in itertools.product(*choices):
+        kw = dict(zip(args, combo, strict=False))
+        if "segment" in kw and rule.rule.startswith("/feeds/") and kw["segment"] not in ("sectors", "tags"):
             continue
-        choices = []
-        for name in args:
-            if name == "slug":
-                choices.append(values["slug"])
-            elif name == "segment":
-                choices.append(sorted(segments))
-            elif name == "fmt":
-                choices.append(["atom", "rss"])
-            elif name == "token":
-                choices.append([token])
-            elif name == "value":
-                choices.append(sorted({v for kind in segments.values() for v in values[kind]}))
-            else:
-                raise AssertionError(f"add values for <{name}> in {rule.rule}")
-        for combo in itertools.product(*choices):
-            kw = dict(zip(args, combo, strict=False))
-            if "segment" in kw and rule.rule.startswith("/feeds/") and kw["segment"] not in ("sectors", "tags"):
-                continue
-            path = rule.rule
-            for name, value in kw.items():
-                path = re.sub(rf"<(?:[^:>]+:)?{name}>", quote(value), path)
-            yield path, tuple(kw.values())
+        path = rule.rule
+        for name, value in kw.items():
+            path = re.sub(rf"<(?:[^:>]+:)?{name}>", quote(value), path)
+        yield path, tuple(kw.values())
+
+
+def search_urls() -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Every query in QUERIES on the search page and the search API, alone and with a facet filter."""
     for q in QUERIES:
         for base in ("/search", "/api/search"):
             yield f"{base}?{urlencode({'q': q})}", (q,)
@@ -93,8 +109,12 @@ def urls_for(app, site_root, token="no-such-token"):  # noqa: F811
                 ("tag", "drones"),
             ):
                 yield f"{base}?{urlencode({'q': q, kind: value})}", (q, value)
+
+
+def entries_api_urls(values: dict[str, list[str]]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """The entries API filtered by every sector, tag, driver and horizon."""
     for kind in ("sector", "tag", "driver", "horizon"):
-        for value in values[kind if kind != "horizon" else "horizon"]:
+        for value in values[kind]:
             yield f"/api/entries?{urlencode({kind: value})}", (value,)
 
 

@@ -170,7 +170,8 @@ def _terminal(snippet: str) -> str:
 def show(c: Context, slug: str, as_json: bool) -> None:
     """Show one entry: its summary, risks by score, and the measures for each."""
     from kb.errors import NotFound
-    from kb.model.entry import entry_to_dict, read_entry
+    from kb.model.entry import read_entry
+    from kb.model.serial import entry_to_dict
 
     cfg = c.cfg
     path = cfg.entries_dir / f"{slug}.md"

@@ -15,6 +15,7 @@ import click
 
 from kb.cli.context import Context, pass_ctx, progress
 from kb.errors import KbError
+from kb.model.sanitize import printable, printable_data
 
 
 def _short(stamp: str | None) -> str:
@@ -45,7 +46,7 @@ def feeds_list(c: Context, as_json: bool) -> None:
     _, problems = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
     for p in problems:
         click.echo(str(p), err=True)
-    rows = health(c.ws)
+    rows = printable_data(health(c.ws))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -141,10 +142,11 @@ def feeds_import(c: Context, file: Path, interval: int | None) -> None:
     they get the defaults.
     """
     from kb.feeds import listfile as feedlist
+    from kb.feeds import opml
 
     cfg = c.cfg
     shown = cfg.display(cfg.feeds_file)
-    found, skipped = feedlist.from_opml(file.read_bytes(), interval or cfg.feeds.default_interval, shown=str(file))
+    found, skipped = opml.from_opml(file.read_bytes(), interval or cfg.feeds.default_interval, shown=str(file))
     existing, _ = feedlist.load(cfg.feeds_file, shown)
     known = {f.url for f in existing}
     new = [f for f in found if f.url not in known]
@@ -164,13 +166,14 @@ def feeds_import(c: Context, file: Path, interval: int | None) -> None:
 def feeds_export(c: Context, output: Path | None) -> None:
     """Print the feed list as OPML 2.0 (or write it with -o feeds/feeds.opml)."""
     from kb.feeds import listfile as feedlist
+    from kb.feeds import opml
     from kb.files.atomic import write_atomic
 
     cfg = c.cfg
     feeds, problems = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
     for p in problems:
         click.echo(str(p), err=True)
-    text = feedlist.to_opml(feeds, title=f"{cfg.site.title} feeds")
+    text = opml.to_opml(feeds, title=f"{cfg.site.title} feeds")
     if output is None:
         click.echo(text, nl=False)
         return
@@ -203,6 +206,7 @@ def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit:
                 params,
             )
         )
+    found = printable_data(found)  # feed text is untrusted: no terminal escapes
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -254,7 +258,7 @@ def poll(c: Context, feed_urls: tuple[str, ...], due: bool, force: bool) -> None
         click.echo(str(p), err=True)
     for r in sorted(report.results, key=lambda r: r.url):
         if r.outcome in ("new", "error", "gone", "held") or r.moved_to:
-            click.echo(r.line(), err=r.outcome == "error")
+            click.echo(printable(r.line()), err=r.outcome == "error")
     counts = {o: report.count(o) for o in ("new", "not-modified", "unchanged", "error", "gone", "held", "disabled")}
     parts = [
         f"{counts['new']} with new items ({len(report.new_ids)} new, {report.updated} updated)",
@@ -318,7 +322,7 @@ def suggestions_list(c: Context, status: str, kind: str | None, limit: int, as_j
     """Suggestions, newest first (open ones unless --status)."""
     from kb import suggest
 
-    rows = suggest.listing(c.ws, None if status == "all" else status, kind, limit)
+    rows = printable_data(suggest.listing(c.ws, None if status == "all" else status, kind, limit))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -344,7 +348,7 @@ def suggestions_show(c: Context, sid: int, as_json: bool) -> None:
     """One suggestion: why it was made, and the items behind it."""
     from kb import suggest
 
-    s = suggest.get(c.ws, sid)
+    s = printable_data(suggest.get(c.ws, sid))
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return

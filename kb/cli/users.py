@@ -31,14 +31,14 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def add(c: Context, email: str, role: str, org: str | None, name: str, password_stdin: bool) -> None:
         """Add a user. Prompts for the password unless --password-stdin."""
-        user = Accounts(c.ws.store).add(email, _password(password_stdin), role, org=org, name=name)
+        user = Accounts(c.ws.store, c.ws.cfg.accounts).add(email, _password(password_stdin), role, org=org, name=name)
         click.echo(f"added {user.email} ({user.role}{', ' + user.org if user.org else ''})")
 
     @users.command("list")
     @pass_ctx
     def list_(c: Context) -> None:
         """List every user with role, organisation and state."""
-        people = Accounts(c.ws.store).all()
+        people = Accounts(c.ws.store, c.ws.cfg.accounts).all()
         if not people:
             click.echo("no users yet; add the first admin with: kb users add EMAIL --role admin")
         for u in people:
@@ -50,7 +50,7 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def disable(c: Context, email: str) -> None:
         """Disable a user: signs them out everywhere and revokes their private feed URL."""
-        Accounts(c.ws.store).disable(email)
+        Accounts(c.ws.store, c.ws.cfg.accounts).disable(email)
         click.echo(f"disabled {email}; their sessions and private feed URL no longer work")
 
     @users.command()
@@ -58,7 +58,7 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def enable(c: Context, email: str) -> None:
         """Enable a disabled user again."""
-        Accounts(c.ws.store).enable(email)
+        Accounts(c.ws.store, c.ws.cfg.accounts).enable(email)
         click.echo(f"enabled {email}")
 
     @users.command("reset-password")
@@ -67,5 +67,5 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def reset_password(c: Context, email: str, password_stdin: bool) -> None:
         """Set a new password; signs the user out everywhere."""
-        Accounts(c.ws.store).reset_password(email, _password(password_stdin))
+        Accounts(c.ws.store, c.ws.cfg.accounts).reset_password(email, _password(password_stdin))
         click.echo(f"password reset for {email}; their other sessions are signed out")

@@ -4,12 +4,14 @@
 - Redirects are followed by hand (at most `max_redirects`), so that every hop is checked and a
   chain of permanent redirects (301/308) can be reported as the feed's new address.
 - SSRF guard: the host is resolved by us at *connect* time, on every hop, and the connection
-  goes to the very address that was checked (no DNS rebinding). Private, loopback,
-  link-local (169.254/16, cloud metadata), CGNAT (100.64/10), multicast, reserved and
-  IPv4-mapped/6to4/Teredo/NAT64 forms of those are refused unless `feeds.allow_private`.
-  Only http and https.
-- Timeouts for connect and each read, a total deadline (stops slow drips), and a byte cap on
-  the *decoded* body, with gzip/deflate decoded here in bounded steps (no decompression bombs).
+  goes to the very address that was checked (no DNS rebinding). Every block in IANA's IPv4 and
+  IPv6 special-purpose address registries is refused (listed below, not left to
+  `ipaddress.is_global`, which was wrong for 192.0.0.0/24 before CVE-2024-4032's fix), and so
+  are multicast and reserved space, and the IPv4-mapped, NAT64 and 6to4 forms of all of them,
+  unless `feeds.allow_private`. Only http and https.
+- Timeouts for connect and each read, and a total deadline that holds for every read and
+  write of the request, headers included (a server dripping one byte at a time is cut off),
+  and a byte cap on the *decoded* body, with gzip/deflate decoded here in bounded steps.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import email.utils
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -37,7 +40,22 @@ ACCEPT = (
 REDIRECTS = (301, 302, 303, 307, 308)
 PERMANENT = (301, 308)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+# IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates), with
+# multicast and the reserved blocks. Nothing here is a place a public feed lives.
+SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24", "192.88.99.0/24",
+        "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+        "::/96", "::1/128", "64:ff9b:1::/48", "100::/64", "100:0:0:1::/64", "2001::/23",
+        "2001:db8::/32", "2620:4f:8000::/48", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10",
+        "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 class FetchError(Exception):
@@ -96,17 +114,19 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True only for globally routable unicast addresses (embedded IPv4 forms are unwrapped)."""
+    """True only for an address outside every special-purpose block (embedded IPv4 forms are
+    unwrapped and checked too: IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16)."""
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return is_public_address(ip.ipv4_mapped)
-        if ip in _NAT64 or ip in _NAT64_LOCAL:
-            return is_public_address(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if ip.sixtofour is not None:
-            return is_public_address(ip.sixtofour)
-        if ip.teredo is not None:
-            return is_public_address(ip.teredo[1])
-    return bool(ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified)
+        embedded = None
+        if ip in _MAPPED:
+            embedded = ip.ipv4_mapped
+        elif ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _SIXTOFOUR:
+            embedded = ip.sixtofour
+        if embedded is not None:
+            return is_public_address(embedded)
+    return not any(ip in net for net in SPECIAL_PURPOSE if net.version == ip.version)
 
 
 def address_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> bool:
@@ -126,6 +146,45 @@ def resolve(host: str, port: int) -> list[str]:
         if address not in out:
             out.append(address)
     return out
+
+
+_request = threading.local()  # the deadline of the fetch this thread is doing
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """A read or write timeout cut to what is left of the fetch's total deadline."""
+    deadline = getattr(_request, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the total time allowed for the fetch ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write stops at the fetch's total deadline, so a server
+    that drips its status line or headers one byte at a time is cut off like a slow body."""
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str) -> object:
+        return self.inner.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.SyncBackend):
@@ -153,7 +212,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for address in allowed:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(address, port, _time_left(timeout), local_address, socket_options)
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
@@ -219,6 +279,14 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        _request.deadline = deadline
+        try:
+            return self._follow(url, headers, started, deadline)
+        finally:
+            _request.deadline = None
+
+    def _follow(self, url: str, headers: dict[str, str], started: float, deadline: float) -> Response:
+        settings = self.settings
         current = url
         permanent_url: str | None = None
         all_permanent = True
@@ -234,6 +302,10 @@ class Fetcher:
                 raise
             except httpx.TimeoutException as exc:
                 raise FetchError("timeout", f"timed out {_phase(exc)} {urlsplit(current).netloc}") from exc
+            except httpx.InvalidURL as exc:  # not an HTTPError: httpx reads a redirect's Location itself
+                raise FetchError(
+                    "invalid", f"{current} answered with an address that cannot be fetched: {exc}"
+                ) from exc
             except httpx.HTTPError as exc:
                 raise FetchError("network", f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
             try:

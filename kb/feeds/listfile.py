@@ -8,10 +8,7 @@ and checked again before the file is replaced (atomically), so a mistake never r
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ import yaml
 
 from kb.errors import KbError, Problem
 from kb.files.atomic import write_atomic
-from kb.model.entry import SLUG_RE, slugify
+from kb.model.entry import SLUG_RE
 from kb.model.sanitize import safe_url
 
 try:  # libyaml is faster; PyYAML's wheels ship it
@@ -30,7 +27,6 @@ except AttributeError:  # pragma: no cover
 
 FIELDS = ("url", "title", "tags", "interval", "enabled", "technology")
 REQUIRED = ("url", "title", "tags", "interval", "enabled")
-MAX_OPML_BYTES = 10 * 1024 * 1024
 HEADER = """\
 # Feeds polled by `kb poll` and the scheduler. One item per feed; see feeds/README.md.
 # url: the feed's address (http/https); title: a display name; tags: slugs;
@@ -121,6 +117,51 @@ def _parse(text: str, shown: str) -> _Parsed:
     return _Parsed(text, root, feeds_key, feeds_value, items, data)
 
 
+def _url_error(url: Any, start: int, seen: dict[str, int]) -> str | None:
+    """What is wrong with a feed's url, or None; a good url is recorded in `seen` (url -> line)."""
+    if not isinstance(url, str) or not safe_url(url):
+        return f"url must be a full http:// or https:// address, got {url!r}"
+    if url.strip() in seen:
+        return f"{url} is listed twice (first on line {seen[url.strip()]}); keep one"
+    seen[url.strip()] = start
+    return None
+
+
+def _tags_errors(tags: Any) -> list[str]:
+    """What is wrong with a feed's tags: not a list, or one message per tag that is not a slug."""
+    if not isinstance(tags, list):
+        return ["tags must be a list of slugs, e.g. tags: [drones, news]"]
+    return [
+        f"tags must be lower-case slugs like 'law-enforcement'; got {tag!r}"
+        for tag in tags
+        if not isinstance(tag, str) or not SLUG_RE.match(tag)
+    ]
+
+
+def _value_errors(raw: dict[Any, Any], start: int, seen: dict[str, int]) -> list[tuple[str, str]]:
+    """(field, message) for each present field whose value is of the wrong kind, in field order."""
+    errors: list[tuple[str, str]] = []
+    url = raw.get("url")
+    if url is not None and (message := _url_error(url, start, seen)):
+        errors.append(("url", message))
+    title = raw.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        errors.append(("title", f"title must be text, got {title!r}"))
+    tags = raw.get("tags")
+    if tags is not None:
+        errors.extend(("tags", message) for message in _tags_errors(tags))
+    interval = raw.get("interval")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
+        errors.append(("interval", f"interval must be a whole number of minutes (1 or more), got {interval!r}"))
+    enabled = raw.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        errors.append(("enabled", f"enabled must be true or false, got {enabled!r}"))
+    tech = raw.get("technology")
+    if tech is not None and (not isinstance(tech, str) or not SLUG_RE.match(tech)):
+        errors.append(("technology", f"technology must be an entry slug like 'consumer-drones', got {tech!r}"))
+    return errors
+
+
 def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tuple[Feed | None, list[Problem]]:
     path = Path(shown)
     start = item.start + 1
@@ -135,58 +176,22 @@ def _check_item(raw: Any, item: _Item, shown: str, seen: dict[str, int]) -> tupl
                 path, start, "each feed must be a mapping of 'field: value' lines (url, title, tags, interval, enabled)"
             )
         ]
-    problems: list[Problem] = []
-
-    def error(key: str, message: str) -> None:
-        problems.append(Problem(path, at(key), message))
-
-    for key in REQUIRED:
-        if key not in raw or raw[key] is None:
-            error(key, f"{key} is required")
-    for key in raw:
-        if key not in FIELDS:
-            problems.append(
-                Problem(
-                    path, at(str(key)), f"unknown feed field {key!r} is ignored (known: {', '.join(FIELDS)})", "warning"
-                )
-            )
-    url = raw.get("url")
-    if url is not None:
-        if not isinstance(url, str) or not safe_url(url):
-            error("url", f"url must be a full http:// or https:// address, got {url!r}")
-        elif url.strip() in seen:
-            error("url", f"{url} is listed twice (first on line {seen[url.strip()]}); keep one")
-        else:
-            seen[url.strip()] = start
-    title = raw.get("title")
-    if title is not None and (not isinstance(title, str) or not title.strip()):
-        error("title", f"title must be text, got {title!r}")
-    tags = raw.get("tags")
-    if tags is not None:
-        if not isinstance(tags, list):
-            error("tags", "tags must be a list of slugs, e.g. tags: [drones, news]")
-        else:
-            for tag in tags:
-                if not isinstance(tag, str) or not SLUG_RE.match(tag):
-                    error("tags", f"tags must be lower-case slugs like 'law-enforcement'; got {tag!r}")
-    interval = raw.get("interval")
-    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
-        error("interval", f"interval must be a whole number of minutes (1 or more), got {interval!r}")
-    enabled = raw.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        error("enabled", f"enabled must be true or false, got {enabled!r}")
-    tech = raw.get("technology")
-    if tech is not None and (not isinstance(tech, str) or not SLUG_RE.match(tech)):
-        error("technology", f"technology must be an entry slug like 'consumer-drones', got {tech!r}")
+    problems = [Problem(path, at(key), f"{key} is required") for key in REQUIRED if raw.get(key) is None]
+    problems += [
+        Problem(path, at(str(key)), f"unknown feed field {key!r} is ignored (known: {', '.join(FIELDS)})", "warning")
+        for key in raw
+        if key not in FIELDS
+    ]
+    problems += [Problem(path, at(key), message) for key, message in _value_errors(raw, start, seen)]
     if any(p.severity == "error" for p in problems):
         return None, problems
     return Feed(
-        url=url.strip(),
-        title=title.strip(),
-        tags=tuple(tags),
-        interval=interval,
-        enabled=enabled,
-        technology=tech,
+        url=raw["url"].strip(),
+        title=raw["title"].strip(),
+        tags=tuple(raw["tags"]),
+        interval=raw["interval"],
+        enabled=raw["enabled"],
+        technology=raw.get("technology"),
         line=start,
     ), problems
 
@@ -431,70 +436,3 @@ def update_feed(
 
 
 # -- OPML ------------------------------------------------------------------------------------
-
-
-def to_opml(feeds: list[Feed], title: str = "Horizon KB feeds", now: dt.datetime | None = None) -> str:
-    """OPML 2.0: one `<outline type="rss">` per feed, tags as `category="a,b"`."""
-    root = ET.Element("opml", version="2.0")
-    head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = title
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    ET.SubElement(head, "dateCreated").text = stamp
-    body = ET.SubElement(root, "body")
-    for feed in feeds:
-        attrs = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.url}
-        if feed.tags:
-            attrs["category"] = ",".join(feed.tags)
-        ET.SubElement(body, "outline", attrs)
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def from_opml(data: bytes, default_interval: int, shown: str = "the OPML file") -> tuple[list[Feed], list[str]]:
-    """Feeds in an OPML document (folders become tags), and a note for each outline skipped.
-
-    Parsed with defusedxml: a document with a DTD or entity declarations is refused.
-    """
-    import defusedxml.ElementTree as DET
-    from defusedxml import DefusedXmlException
-
-    if len(data) > MAX_OPML_BYTES:
-        raise FeedListError(f"{shown} is larger than {MAX_OPML_BYTES // (1024 * 1024)} MiB; is it really an OPML file?")
-    try:
-        root = DET.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise FeedListError(
-            f"{shown} declares a DTD or entities ({type(exc).__name__}); refused. Export it again without them"
-        ) from exc
-    except ET.ParseError as exc:
-        raise FeedListError(f"{shown} is not well-formed XML: {exc}") from exc
-    if root.tag != "opml" or root.find("body") is None:
-        raise FeedListError(f"{shown} is not OPML (expected <opml> with a <body>)")
-    feeds: list[Feed] = []
-    skipped: list[str] = []
-    seen: set[str] = set()
-
-    def walk(element: ET.Element, folders: list[str]) -> None:
-        for outline in element.findall("outline"):
-            url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-            name = (outline.get("title") or outline.get("text") or "").strip()
-            if not url:
-                walk(outline, folders + ([name] if name else []))
-                continue
-            if not safe_url(url):
-                skipped.append(f"{url!r}: not an http(s) address")
-                continue
-            if url in seen:
-                skipped.append(f"{url}: listed twice in the file")
-                continue
-            seen.add(url)
-            tags: list[str] = []
-            for raw in [*folders, *re.split(r"[,/]", outline.get("category") or "")]:
-                tag = slugify(raw) if raw.strip() else ""
-                if tag and tag != "entry" and tag not in tags:
-                    tags.append(tag)
-            title = " ".join(name.split())[:200] or url
-            feeds.append(Feed(url=url, title=title, tags=tuple(tags), interval=default_interval, enabled=True))
-
-    walk(root.find("body"), [])  # type: ignore[arg-type]
-    return feeds, skipped

@@ -11,9 +11,10 @@ feed's health, and back off from feeds that fail.
 - Fetching runs in worker threads; one lock serialises the database, the index and
   `feeds.yaml`. A worker never raises: whatever goes wrong with one feed is recorded as that
   feed's error and the others go on.
-- A big poll (`PROCESS_PARSE_MIN` feeds or more) parses in worker processes and indexes each
-  feed's items while the others are still being fetched; a small one parses in the threads
-  and indexes at the end.
+- Every document is parsed in a child process with a deadline (`kb.feeds.parsing`), so a
+  hostile feed costs at most `feeds.parse_timeout` seconds and a crash takes down only its
+  child. A big poll (`STREAM_INDEX_MIN` feeds or more) indexes each feed's items while the
+  others are still being fetched; a small one indexes at the end.
 """
 
 from __future__ import annotations
@@ -21,20 +22,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from kb.errors import NotFound, Problem
-from kb.feeds import items
+from kb.feeds import items, parsing
 from kb.feeds import listfile as feedlist
 from kb.feeds.fetch import Fetcher, FetchError, Response
 from kb.feeds.listfile import Feed
@@ -51,7 +49,7 @@ from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)
 ITEMS_PER_DAY_WINDOW = 30  # days
-PROCESS_PARSE_MIN = 20  # a poll of at least this many feeds parses them in worker processes
+STREAM_INDEX_MIN = 20  # a poll of at least this many feeds indexes items while it fetches
 
 
 @dataclass
@@ -130,41 +128,6 @@ class _Outcome:
 # -- the poller ------------------------------------------------------------------------------
 
 
-class ParsePool:
-    """Parses feeds in worker processes, started on first use. Parsing is pure Python and holds
-    the GIL, so this is what lets a big poll use a second core; and a parser that crashes or
-    runs out of memory on a hostile document takes down only its worker, never the poller."""
-
-    def __init__(self, workers: int | None = None):
-        self.workers = workers or max(1, min(2, os.cpu_count() or 1))
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _get(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            return self._pool
-
-    def parse(self, body: bytes, feed_id: int, url: str, content_type: str | None) -> items.ParsedFeed:
-        for _attempt in range(2):  # a worker killed by another feed's document: try once more
-            pool = self._get()
-            try:
-                return pool.submit(items.parse, body, feed_id, url, content_type).result()
-            except BrokenProcessPool:
-                with self._lock:
-                    if self._pool is pool:
-                        self._pool = None
-                        pool.shutdown(wait=False, cancel_futures=True)
-        raise items.FeedError("the parser process died on this feed (a hostile or broken document?); skipped")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
-
-
 AfterPoll = Callable[[Workspace, list[int], bool], Any]
 
 
@@ -213,59 +176,10 @@ class Poller:
         started = time.monotonic()
         report = PollReport()
         feeds, report.problems = self.feeds()
-        chosen = feeds
-        if urls is not None:
-            wanted = [u.strip() for u in urls]
-            chosen = []
-            for url in wanted:
-                feed = feedlist.find(feeds, url)
-                if feed is None:
-                    raise NotFound(f"no feed {url!r} in {self.shown}; see kb feeds list")
-                chosen.append(feed)
-        moment = utcnow()
-        work: list[tuple[Feed, dict[str, Any]]] = []
-        with self.lock:
-            for feed in chosen:
-                state = ensure_state(self.ws.store, feed)
-                if not feed.enabled:
-                    result = FeedResult(feed.url, feed.title, "disabled")
-                elif not force and (reason := held_reason(state, moment)):
-                    result = FeedResult(
-                        feed.url,
-                        feed.title,
-                        "held",
-                        error=reason,
-                        next_poll=state.get("held_until") if "Retry-After" in reason else state.get("next_poll"),
-                    )
-                elif due_only and not is_due(state, moment):
-                    continue
-                else:
-                    work.append((feed, state))
-                    continue
-                report.results.append(result)
-                if on_feed:
-                    on_feed(result)
+        chosen = feeds if urls is None else [self._listed(feeds, url) for url in urls]
+        work = self._due(chosen, report, force=force, due_only=due_only, on_feed=on_feed)
         if work:
-            big = len(work) >= PROCESS_PARSE_MIN
-            parsers = ParsePool() if big else None
-            try:
-                with ExitStack() as stack:
-                    # A big poll parses in worker processes, and this process indexes each feed's
-                    # items as they are stored, meanwhile, with one index writer.
-                    writer = None
-                    if big:
-                        try:
-                            writer = stack.enter_context(self.ws.index.writer(bulk=True))
-                        except Exception as exc:  # noqa: BLE001 - the index is busy: index at the end instead
-                            log.warning("indexing after the fetches: %s", exc)
-                    indexed = self._fetch_all(work, parsers, writer, report, on_feed)
-                if indexed:
-                    with self.lock, self.ws.store.db.atomic():
-                        items.mark_indexed(self.ws.store, indexed)
-                report.indexed = len(indexed)
-            finally:
-                if parsers:
-                    parsers.close()
+            report.indexed = self._fetch_and_store(work, report, on_feed)
         fetched = time.monotonic()
         report.timings["fetch, parse, store" + (", index" if report.indexed else "")] = fetched - started
         with self.lock:
@@ -280,22 +194,80 @@ class Poller:
         report.seconds = time.monotonic() - started
         return report
 
+    def _listed(self, feeds: list[Feed], url: str) -> Feed:
+        feed = feedlist.find(feeds, url.strip())
+        if feed is None:
+            raise NotFound(f"no feed {url.strip()!r} in {self.shown}; see kb feeds list")
+        return feed
+
+    def _due(
+        self,
+        chosen: list[Feed],
+        report: PollReport,
+        *,
+        force: bool,
+        due_only: bool,
+        on_feed: Callable[[FeedResult], None] | None,
+    ) -> list[tuple[Feed, dict[str, Any]]]:
+        """The feeds to fetch now, with their state; the others are reported as disabled or held."""
+        moment = utcnow()
+        work: list[tuple[Feed, dict[str, Any]]] = []
+        with self.lock:
+            for feed in chosen:
+                state = ensure_state(self.ws.store, feed)
+                if not feed.enabled:
+                    result = FeedResult(feed.url, feed.title, "disabled")
+                elif not force and (reason := held_reason(state, moment)):
+                    retry = "Retry-After" in reason
+                    result = FeedResult(
+                        feed.url,
+                        feed.title,
+                        "held",
+                        error=reason,
+                        next_poll=state.get("held_until") if retry else state.get("next_poll"),
+                    )
+                elif due_only and not is_due(state, moment):
+                    continue
+                else:
+                    work.append((feed, state))
+                    continue
+                report.results.append(result)
+                if on_feed:
+                    on_feed(result)
+        return work
+
+    def _fetch_and_store(
+        self, work: list[tuple[Feed, dict[str, Any]]], report: PollReport, on_feed: Callable[[FeedResult], None] | None
+    ) -> int:
+        """Fetch, parse and store; a big poll also indexes each feed's items as they are stored,
+        with one index writer, while the other feeds are still being fetched."""
+        with ExitStack() as stack:
+            writer = None
+            if len(work) >= STREAM_INDEX_MIN:
+                try:
+                    writer = stack.enter_context(self.ws.index.writer(bulk=True))
+                except Exception as exc:  # noqa: BLE001 - the index is busy: index at the end instead
+                    log.warning("indexing after the fetches: %s", exc)
+            indexed = self._fetch_all(work, writer, report, on_feed)
+        if indexed:
+            with self.lock, self.ws.store.db.atomic():
+                items.mark_indexed(self.ws.store, indexed)
+        return len(indexed)
+
     def _fetch_all(
         self,
         work: list[tuple[Feed, dict[str, Any]]],
-        parsers: ParsePool | None,
         writer: Any,
         report: PollReport,
         on_feed: Callable[[FeedResult], None] | None,
     ) -> list[int]:
         """Fetch and parse in threads; store (and, with a writer, index) each feed as it is done.
         Returns the ids of the items written to the index."""
-        parse = parsers.parse if parsers else items.parse
         tags = items.feed_tags(self.ws.store, self.feeds()[0]) if writer is not None else {}
         indexed: list[int] = []
         workers = max(1, min(self.cfg.feeds.concurrency, len(work)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-poll") as pool:
-            futures = {pool.submit(self._work, feed, state, parse): (feed, state) for feed, state in work}
+            futures = {pool.submit(self._work, feed, state): (feed, state) for feed, state in work}
             for future in as_completed(futures):
                 feed, state = futures[future]
                 result = self._apply_safely(feed, state, future.result())
@@ -333,9 +305,7 @@ class Poller:
 
     # -- the parts ------------------------------------------------------------------------
 
-    def _work(
-        self, feed: Feed, state: dict[str, Any], parse: Callable[..., items.ParsedFeed] = items.parse
-    ) -> _Outcome:
+    def _work(self, feed: Feed, state: dict[str, Any]) -> _Outcome:
         """Fetch and parse (in a worker thread, no database). Never raises."""
         started = time.monotonic()
         out = _Outcome()
@@ -349,8 +319,12 @@ class Poller:
                 if out.body_hash == state.get("body_hash"):
                     out.unchanged = True
                 else:
-                    out.parsed = parse(
-                        body, state["id"], out.response.final_url, out.response.headers.get("content-type")
+                    out.parsed = parsing.parse(
+                        body,
+                        state["id"],
+                        out.response.final_url,
+                        out.response.headers.get("content-type"),
+                        self.cfg.feeds.parse_timeout,
                     )
                 out.response.body = None  # free it early
         except FetchError as exc:

@@ -106,17 +106,30 @@ def blank_source() -> dict[str, Any]:
 _GROUP = re.compile(r"^(risks|sources)-(\d+)-(?:measures-(\d+)-)?([a-z_]+)$")
 
 
+def _list_getter(form: Any) -> Callable[[str], list[str]]:
+    """`form.getlist`, or its like for a plain dict: a list value as it is, one value as a one-item list."""
+    if hasattr(form, "getlist"):
+        return form.getlist
+
+    def getlist(key: str) -> list[str]:
+        if isinstance(form.get(key), list):
+            return form[key]
+        return [form[key]] if key in form else []
+
+    return getlist
+
+
 def values_from_form(form: Any) -> dict[str, Any]:
     """The submitted form as editor values. Blank groups are dropped; groups are renumbered.
 
     `form` is a Werkzeug MultiDict (or any mapping with `getlist`, or a plain dict).
     """
-    getlist: Callable[[str], list[str]] = (
-        form.getlist
-        if hasattr(form, "getlist")
-        else (lambda k: form[k] if isinstance(form.get(k), list) else ([form[k]] if k in form else []))
-    )
-    first = lambda k: (getlist(k) or [""])[0]
+    getlist = _list_getter(form)
+
+    def first(key: str) -> str:
+        """The first value submitted under `key`, or "" when there is none."""
+        return (getlist(key) or [""])[0]
+
     values: dict[str, Any] = {key: (getlist(key) if kind == CHECKS else first(key)) for key, kind in TOP_KINDS.items()}
     risks: dict[int, dict[str, Any]] = {}
     measures: dict[tuple[int, int], dict[str, Any]] = {}

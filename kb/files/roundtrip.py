@@ -294,6 +294,82 @@ def _origin(group: dict[str, Any], old: list[Any], taken: set[int]) -> int | Non
     return None
 
 
+def _plan_groups(groups: list[dict[str, Any]], old_list: list[Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    """Pair each submitted group with the index of the old item it came from (None for a new one)."""
+    taken: set[int] = set()
+    plan: list[tuple[int | None, dict[str, Any]]] = []
+    for group in groups:
+        index = _origin(group, old_list, taken)
+        if index is not None:
+            taken.add(index)
+        plan.append((index, group))
+    return plan
+
+
+def _clear_groups(parent: CommentedMap, key: str, old_list: list[Any], where: str, changes: _Changes) -> None:
+    """Every item was removed: `risks` becomes an empty flow list `[]`, any other key goes."""
+    if key in parent and old_list:
+        changes.add(where)
+        if key == "risks":
+            empty = CommentedSeq()
+            empty.fa.set_flow_style()
+            parent[key] = empty
+        else:
+            del parent[key]
+
+
+def _fill_group(
+    item: CommentedMap,
+    group: dict[str, Any],
+    kinds: dict[str, str],
+    where: str,
+    changes: _Changes,
+    indent: int,
+    nested: Callable[[CommentedMap, dict[str, Any], str], None] | None,
+) -> None:
+    """Set one item's fields from its submitted group, then its nested lists (a risk's measures)."""
+    _set_group(item, group, kinds, list(kinds), where, changes, indent + 4)
+    if nested:
+        nested(item, group, where)
+
+
+def _update_seq(
+    seq: CommentedSeq,
+    plan: list[tuple[int | None, dict[str, Any]]],
+    kept: list[int],
+    fill: Callable[[CommentedMap, dict[str, Any]], None],
+) -> None:
+    """Edit `seq` in place (kept items are in their old order): removed items go, new ones are
+    appended, so kept items keep their comments."""
+    if seq.fa.flow_style():
+        seq.fa.set_block_style()
+    for index in sorted(set(range(len(seq))) - set(kept), reverse=True):
+        del seq[index]
+    position = 0
+    for index, group in plan:
+        if index is None:
+            item = CommentedMap()
+            seq.append(item)
+        else:
+            item = seq[position]
+            position += 1
+        fill(item, group)
+
+
+def _rebuild_seq(
+    old_list: list[Any],
+    plan: list[tuple[int | None, dict[str, Any]]],
+    fill: Callable[[CommentedMap, dict[str, Any]], None],
+) -> CommentedSeq:
+    """A new list in the submitted order, reusing the old items that are kept."""
+    seq = CommentedSeq()
+    for index, group in plan:
+        item = old_list[index] if index is not None else CommentedMap()
+        fill(item, group)
+        seq.append(item)
+    return seq
+
+
 def _set_groups(
     parent: CommentedMap,
     key: str,
@@ -313,50 +389,20 @@ def _set_groups(
         old_list: list[Any] = list(old) if isinstance(old, list) else []
     else:
         old_list = old
-    taken: set[int] = set()
-    plan: list[tuple[int | None, dict[str, Any]]] = []
-    for group in groups:
-        index = _origin(group, old_list, taken)
-        if index is not None:
-            taken.add(index)
-        plan.append((index, group))
+    plan = _plan_groups(groups, old_list)
     kept = [i for i, _ in plan if i is not None]
     structural = kept != sorted(kept) or len(kept) != len(old_list) or any(i is None for i, _ in plan)
     if not groups:
-        if key in parent and old_list:
-            changes.add(where)
-            if key == "risks":
-                empty = CommentedSeq()
-                empty.fa.set_flow_style()
-                parent[key] = empty
-            else:
-                del parent[key]
+        _clear_groups(parent, key, old_list, where, changes)
         return
+
+    def fill(item: CommentedMap, group: dict[str, Any]) -> None:
+        _fill_group(item, group, kinds, where, changes, indent, nested)
+
     if isinstance(old, CommentedSeq) and old_list is old and kept == sorted(kept):
-        seq = old
-        if seq.fa.flow_style():
-            seq.fa.set_block_style()
-        for index in sorted(set(range(len(old))) - set(kept), reverse=True):
-            del seq[index]
-        position = 0
-        for index, group in plan:
-            if index is None:
-                item = CommentedMap()
-                seq.append(item)
-            else:
-                item = seq[position]
-                position += 1
-            _set_group(item, group, kinds, list(kinds), where, changes, indent + 4)
-            if nested:
-                nested(item, group, where)
+        _update_seq(old, plan, kept, fill)
     else:
-        seq = CommentedSeq()
-        for index, group in plan:
-            item = old_list[index] if index is not None else CommentedMap()
-            _set_group(item, group, kinds, list(kinds), where, changes, indent + 4)
-            if nested:
-                nested(item, group, where)
-            seq.append(item)
+        seq = _rebuild_seq(old_list, plan, fill)
         if key in parent:
             parent[key] = seq
         else:

@@ -55,8 +55,9 @@ related: []
 """
 
 CONFIG_TEMPLATE = """\
-# Horizon KB settings. Every setting is optional: the defaults below are used when absent.
-# Paths are relative to this file's folder.
+# Horizon KB settings. Every setting is optional: each is shown here at its default,
+# commented out; uncomment a line to change it. Paths are relative to this file's folder.
+# `kb` reports every unknown or mistyped setting at once, by key.
 
 [kb]
 # entries_dir = "entries"
@@ -66,19 +67,22 @@ CONFIG_TEMPLATE = """\
 
 [site]
 # title = "Horizon KB"
-# base_url = "http://127.0.0.1:5000"
+# base_url = "http://127.0.0.1:5000"   # the public address: feed ids use its host name
 # green_community = "Horizon KB partner network (signed-in industry and law-enforcement partners)"
+# per_page = 20            # search results per page on the site and the API
 
 [feeds]
 # allow_private = false    # fetch from private/loopback addresses (tests only)
-# connect_timeout = 10.0
-# read_timeout = 20.0
-# total_timeout = 30.0     # a whole fetch, redirects included
-# max_bytes = 15728640
+# connect_timeout = 10.0   # seconds
+# read_timeout = 20.0      # seconds
+# total_timeout = 30.0     # seconds for a whole fetch, headers and redirects included
+# parse_timeout = 10.0     # seconds to parse one document (in a child process)
+# max_bytes = 15728640     # the largest feed body accepted (15 MiB)
 # max_redirects = 5
 # concurrency = 8          # feeds fetched at once
 # default_interval = 60    # minutes, for feeds added without one
 # max_backoff = 1440       # minutes: the longest wait after errors or a Retry-After
+# user_agent = "HorizonKB/0.1 (+feed poller)"
 
 [suggest]
 # update_threshold = 0.35  # Whoosh similarity (share of the entry's own score) for an update
@@ -86,6 +90,9 @@ CONFIG_TEMPLATE = """\
 # topic_window_days = 14   # new topics: recent items of this many days...
 # topic_min_items = 3      # ...at least this many...
 # topic_min_feeds = 2      # ...from this many feeds
+
+[accounts]
+# test_hashing = false     # Argon2id at its lowest cost, for test suites only: never in production
 """
 
 FEEDS_TEMPLATE = """\

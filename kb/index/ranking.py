@@ -19,9 +19,9 @@ Used only by `kb.index.search`; one `Ranker` per open searcher (it caches field 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import whoosh
 from whoosh import query as wq
@@ -81,44 +81,53 @@ class Ranker:
     # -- the query tree --------------------------------------------------------------------
 
     def _eval(self, q: wq.Query) -> Scores:
-        kind = type(q)
-        if kind is wq.Term:
-            return self._term(q.fieldname, q.text, q.boost)
-        if kind is wq.Or:
-            if q.scale is not None or q.minmatch:
-                raise Unsupported("scaled or minimum-match Or")
-            return _boost(_union(self._eval(s) for s in q.subqueries), q.boost)
-        if kind is wq.And:
-            positive = [s for s in q.subqueries if type(s) is not wq.Not]
-            negative = [s for s in q.subqueries if type(s) is wq.Not]
-            if not positive:
-                raise Unsupported("an And of only negations")
-            out = _intersection([self._eval(s) for s in positive])
-            for n in negative:
-                for docnum in self._eval(n.query).keys() & out.keys():
-                    del out[docnum]
-                for docnum in out:  # Whoosh's inverse matcher scores each document it lets through
-                    out[docnum] += n.boost
-            return _boost(out, q.boost)
-        if kind is wq.AndNot:
-            out = self._eval(q.a)
-            for docnum in self._eval(q.b).keys() & out.keys():
+        """Score `q` with the method for its exact type (`_EVAL`, at the end of the class); any other
+        type is Unsupported."""
+        method = self._EVAL.get(type(q))
+        if method is None:
+            raise Unsupported(type(q).__name__)
+        return method(self, q)
+
+    def _eval_term(self, q: wq.Term) -> Scores:
+        return self._term(q.fieldname, q.text, q.boost)
+
+    def _eval_or(self, q: wq.Or) -> Scores:
+        if q.scale is not None or q.minmatch:
+            raise Unsupported("scaled or minimum-match Or")
+        return _boost(_union(self._eval(s) for s in q.subqueries), q.boost)
+
+    def _eval_and(self, q: wq.And) -> Scores:
+        positive = [s for s in q.subqueries if type(s) is not wq.Not]
+        negative = [s for s in q.subqueries if type(s) is wq.Not]
+        if not positive:
+            raise Unsupported("an And of only negations")
+        out = _intersection([self._eval(s) for s in positive])
+        for n in negative:
+            for docnum in self._eval(n.query).keys() & out.keys():
                 del out[docnum]
-            return _boost(out, q.boost)
-        if kind is wq.AndMaybe:
-            out = self._eval(q.a)
-            for docnum, s in self._eval(q.b).items():
-                if docnum in out:
-                    out[docnum] += s
-            return _boost(out, q.boost)
-        if kind is wq.Require:
-            b = self._eval(q.b)
-            return _boost({d: s for d, s in self._eval(q.a).items() if d in b}, q.boost)
-        if kind is wq.Phrase:
-            return self._phrase(q)
-        if q is wq.NullQuery or kind is type(wq.NullQuery):
-            return {}
-        raise Unsupported(kind.__name__)
+            for docnum in out:  # Whoosh's inverse matcher scores each document it lets through
+                out[docnum] += n.boost
+        return _boost(out, q.boost)
+
+    def _eval_and_not(self, q: wq.AndNot) -> Scores:
+        out = self._eval(q.a)
+        for docnum in self._eval(q.b).keys() & out.keys():
+            del out[docnum]
+        return _boost(out, q.boost)
+
+    def _eval_and_maybe(self, q: wq.AndMaybe) -> Scores:
+        out = self._eval(q.a)
+        for docnum, s in self._eval(q.b).items():
+            if docnum in out:
+                out[docnum] += s
+        return _boost(out, q.boost)
+
+    def _eval_require(self, q: wq.Require) -> Scores:
+        b = self._eval(q.b)
+        return _boost({d: s for d, s in self._eval(q.a).items() if d in b}, q.boost)
+
+    def _eval_null(self, q: wq.Query) -> Scores:
+        return {}
 
     def _term(self, field: str, text: Any, boost: float) -> Scores:
         schema = self.searcher.schema
@@ -225,6 +234,19 @@ class Ranker:
                 lengths += [1] * (count - len(lengths))
             self._lengths[key] = lengths
         return lengths
+
+    # the scoring method per query type; matched exactly, so a subclass (which may score
+    # differently) is left to Whoosh
+    _EVAL: ClassVar[dict[type, Callable[[Ranker, Any], Scores]]] = {
+        wq.Term: _eval_term,
+        wq.Or: _eval_or,
+        wq.And: _eval_and,
+        wq.AndNot: _eval_and_not,
+        wq.AndMaybe: _eval_and_maybe,
+        wq.Require: _eval_require,
+        wq.Phrase: _phrase,
+        type(wq.NullQuery): _eval_null,
+    }
 
 
 # -- postings ---------------------------------------------------------------------------------

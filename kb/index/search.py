@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whoosh import highlight, index
-from whoosh.analysis import StemmingAnalyzer
+from whoosh import index
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
-from whoosh.query import And, NullQuery, Or, Query, Term
+from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from kb.errors import QueryError
 from kb.index.ranking import Ranker, Unsupported
+from kb.index.snippets import STEM as _STEM
+from kb.index.snippets import snippet
 from kb.model.entry import Entry
 
-_STEM = StemmingAnalyzer()
 SCHEMA = Schema(
     id=ID(stored=True, unique=True),  # "entry:<slug>" or "item:<n>"
     kind=ID(stored=True),
@@ -114,26 +114,6 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "share_with": ",".join(entry.share_with),
         "score": entry.score,
     }
-
-
-class _Marker(highlight.Formatter):
-    """Matched terms in <mark>; the rest HTML-escaped, so snippets are safe to show."""
-
-    between = " … "
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{highlight.htmlescape(highlight.get_text(text, token, replace))}</mark>"
-
-    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
-        output, index_ = [], fragment.startchar
-        text = fragment.text
-        for t in fragment.matches:
-            if t.startchar > index_:
-                output.append(highlight.htmlescape(text[index_ : t.startchar]))
-            output.append(self.format_token(text, t, replace))
-            index_ = t.endchar
-        output.append(highlight.htmlescape(text[index_ : fragment.endchar]))
-        return "".join(output)
 
 
 class Index:
@@ -259,7 +239,7 @@ class Index:
             return self._parsed[text]
         parser = self._parser if not fields else MultifieldParser(fields, SCHEMA, group=OrGroup)
         try:
-            query = parser.parse(text)
+            query = parser.parse(text).accept(_phrases_where_possible)
         except Exception as exc:  # Whoosh raises assorted types for odd input
             raise QueryError(f"could not understand the query {text!r}: {exc}") from exc
         if query is NullQuery or isinstance(query, type(NullQuery)):
@@ -333,7 +313,8 @@ class Index:
                     summary=stored.get("summary", ""),
                     fields=stored,
                 )
-                hit.snippet = _snippet(hit, words, snippet_text)
+                body_of = (lambda h=hit: snippet_text(h)) if snippet_text else None
+                hit.snippet = snippet(hit.summary, words, body_of)
                 hits.append(hit)
             counts = {name: self._count_values(searcher, name, matched) for name in facets}
         return Results(query=text, total=len(matched), page=page, per_page=per_page, hits=hits, facets=counts)
@@ -443,51 +424,17 @@ def _surface_words(text: str) -> dict[str, str]:
     return out
 
 
+def _phrases_where_possible(q: Query) -> Query:
+    """A phrase on a field that keeps no positions (tags, sectors) becomes 'all of these words':
+    Whoosh would raise on it at search time, and `"a,b c"` is a fair thing to type."""
+    if isinstance(q, Phrase) and not SCHEMA[q.fieldname].supports("positions"):
+        return And([Term(q.fieldname, w) for w in q.words], boost=q.boost)
+    return q
+
+
 def _audience_query(audience: Audience) -> Query:
     alternatives = []
     for rule in audience:
         parts = [Or([Term(name, v) for v in values]) for name, values in rule.items()]
         alternatives.append(And(parts) if parts else Or([]))
     return Or(alternatives) if alternatives else NullQuery
-
-
-def _snippet(hit: Hit, words: frozenset[str], body_of: Callable[[Hit], str] | None) -> str:
-    """The best two fragments of the summary, else of the body, else the summary's start."""
-    if words:
-        fragment = _highlight(hit.summary, words)
-        if fragment:
-            return fragment
-        body = body_of(hit) if body_of else ""
-        if body:
-            fragment = _highlight(_around_first(body, words), words)
-            if fragment:
-                return fragment
-    return highlight.htmlescape(hit.summary[:240])
-
-
-def _highlight(text: str, words: frozenset[str]) -> str:
-    if not text:
-        return ""
-    return highlight.highlight(
-        text, words, _STEM, highlight.ContextFragmenter(maxchars=200, surround=60), _Marker(), top=2
-    )
-
-
-def _around_first(body: str, words: frozenset[str], size: int = 600) -> str:
-    """The stretch of `body` from just before the first word that may stem to one of `words`.
-
-    Analysing a whole body costs ~2 ms; a stemmed word is, but for a final e or i (`relai`
-    from relay), the start of the words it came from, so a regex finds where to look.
-    """
-    starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
-    if not starts:
-        return ""
-    found = re.search(
-        r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")", body, re.IGNORECASE
-    )
-    if not found:
-        return ""
-    start = max(0, found.start() - 100)
-    if start:
-        start = body.find(" ", start) + 1
-    return body[start : start + size]

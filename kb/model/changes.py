@@ -11,6 +11,14 @@ def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
     """Sentences such as 'Risk "Relay theft" raised from 12 to 16'. Empty when nothing material changed."""
     if old is None:
         return ["New note"]
+    changes = _field_changes(old, new) + _risk_changes(old, new) + _source_changes(old, new)
+    if not changes and old != new:
+        changes.append("Text revised")
+    return changes
+
+
+def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The status, the summary and the horizon."""
     changes: list[str] = []
     if old.get("status") != new.get("status"):
         changes.append(
@@ -22,34 +30,50 @@ def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
         changes.append(
             f"Horizon moved from {tx.label(tx.HORIZON, old.get('horizon', ''))} to {tx.label(tx.HORIZON, new['horizon'])}"
         )
+    return changes
+
+
+def _risk_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """New and changed risks (by id, in the new note's order), then removed ones."""
+    changes: list[str] = []
     old_risks = {r["id"]: r for r in old.get("risks", [])}
     new_risks = {r["id"]: r for r in new.get("risks", [])}
     for rid, risk in new_risks.items():
         before = old_risks.get(rid)
         if before is None:
             changes.append(f'New risk "{risk["title"]}" (score {risk["score"]})')
-            continue
-        if risk["score"] != before["score"]:
-            verb = "raised" if risk["score"] > before["score"] else "lowered"
-            changes.append(f'Risk "{risk["title"]}" {verb} from {before["score"]} to {risk["score"]}')
-        if risk["trend"] != before["trend"]:
-            changes.append(f'Risk "{risk["title"]}" trend now {risk["trend"]}')
-        old_measures = {m["measure"]: m for m in before.get("measures", [])}
-        for m in risk.get("measures", []):
-            prior = old_measures.get(m["measure"])
-            if prior is None:
-                changes.append(f"New measure for {tx.label(tx.ACTORS, m['actor']).lower()}: {m['measure']}")
-            elif prior["status"] != m["status"]:
-                changes.append(
-                    f"Measure for {tx.label(tx.ACTORS, m['actor']).lower()} now {tx.label(tx.MEASURE_STATUS, m['status']).lower()}: {m['measure']}"
-                )
+        else:
+            changes.extend(_one_risk_changes(before, risk))
     for rid, risk in old_risks.items():
         if rid not in new_risks:
             changes.append(f'Risk "{risk["title"]}" removed')
+    return changes
+
+
+def _one_risk_changes(before: dict[str, Any], risk: dict[str, Any]) -> list[str]:
+    """A kept risk's score and trend, then its new measures and measures whose status changed."""
+    changes: list[str] = []
+    if risk["score"] != before["score"]:
+        verb = "raised" if risk["score"] > before["score"] else "lowered"
+        changes.append(f'Risk "{risk["title"]}" {verb} from {before["score"]} to {risk["score"]}')
+    if risk["trend"] != before["trend"]:
+        changes.append(f'Risk "{risk["title"]}" trend now {risk["trend"]}')
+    old_measures = {m["measure"]: m for m in before.get("measures", [])}
+    for m in risk.get("measures", []):
+        prior = old_measures.get(m["measure"])
+        if prior is None:
+            changes.append(f"New measure for {tx.label(tx.ACTORS, m['actor']).lower()}: {m['measure']}")
+        elif prior["status"] != m["status"]:
+            changes.append(
+                f"Measure for {tx.label(tx.ACTORS, m['actor']).lower()} now {tx.label(tx.MEASURE_STATUS, m['status']).lower()}: {m['measure']}"
+            )
+    return changes
+
+
+def _source_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One sentence listing the sources whose titles are new, if any."""
     old_sources = {s["title"] for s in old.get("sources", [])}
     added = [s["title"] for s in new.get("sources", []) if s["title"] not in old_sources]
-    if added:
-        changes.append(f"{len(added)} new source{'s' if len(added) > 1 else ''}: " + "; ".join(added))
-    if not changes and old != new:
-        changes.append("Text revised")
-    return changes
+    if not added:
+        return []
+    return [f"{len(added)} new source{'s' if len(added) > 1 else ''}: " + "; ".join(added)]

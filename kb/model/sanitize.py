@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import markdown as _markdown
@@ -110,3 +111,23 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
         return None
     return url
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (ESC, BEL, CSI and the rest of C0 and C1, but newline
+    and tab): what is safe to print to a terminal, whatever a feed put in it."""
+    return _CONTROL.sub("", text)
+
+
+def printable_data(value: Any) -> Any:
+    """`printable` applied to every string in a row, list or nested structure."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: printable_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(printable_data(v) for v in value)
+    return value

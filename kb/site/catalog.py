@@ -27,7 +27,8 @@ from kb.index.search import FACETS, Index, Results
 from kb.model import taxonomy as tx
 from kb.model.access import Reader, audience, can_read
 from kb.model.changes import describe
-from kb.model.entry import Entry, Risk, entry_from_dict
+from kb.model.entry import Entry, Risk
+from kb.model.serial import entry_from_dict
 from kb.site import charts
 from kb.store import Store
 

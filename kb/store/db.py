@@ -16,7 +16,8 @@ import sqlite_utils
 
 from kb.clock import now
 from kb.model.changes import describe
-from kb.model.entry import Entry, entry_from_dict, entry_to_dict, version_of
+from kb.model.entry import Entry
+from kb.model.serial import entry_from_dict, entry_to_dict, version_of
 from kb.store.migrations import MIGRATIONS
 
 ENTRY_TABLES = ("files", "entries", "risks", "measures", "facets")

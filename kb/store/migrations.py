@@ -202,3 +202,20 @@ def _snooze_schema(db: sqlite_utils.Database) -> None:
         pk="suggestion_id",
     )
     db["suggestion_snoozes"].create_index(["until"])
+
+
+@migration
+def _sessions_schema(db: sqlite_utils.Database) -> None:
+    """Server-side sessions, and the client address of each failed sign-in (used by kb.accounts).
+
+    A session row is keyed by the SHA-256 of its random token (the cookie holds the token);
+    signing out deletes the row, so a copied cookie stops working.
+    """
+    db["sessions"].create(
+        {"token_hash": str, "user_id": int, "epoch": int, "created": str},
+        pk="token_hash",
+        not_null={"user_id", "epoch"},
+    )
+    db["sessions"].create_index(["user_id"])
+    db["login_failures"].add_column("address", str)
+    db["login_failures"].create_index(["address", "at"])

@@ -87,6 +87,30 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
     if len(rows) < min_items:
         return
     texts = {row["id"]: f"{row['title']}. {row['text']}" for row in rows}
+    top = _candidates(ws, rows, texts, min_items, min_feeds)
+    if not top:
+        return
+    top.sort(key=lambda c: c.rank, reverse=True)
+    base_total = _count_before(ws, top, start, window)
+    decisions = {row["id"]: row["decision"] for row in rows}
+    clusters = _clusters(_emerging(top, len(rows), base_total, decisions))
+    stamp = now()
+    with ws.store.db.atomic():
+        # A topic needs more than one recurring phrase in the same items ('smart glasses' with
+        # 'glasses', 'facial recognition'...): one common word shared by unrelated items is chance.
+        cohesive = [(lead, members) for lead, members in clusters if members]
+        for lead, members in cohesive[:MAX_TOPICS_PER_RUN]:
+            for c in [lead, *members]:
+                c.surface = surface(c.key, texts[min(c.items)])
+            _reconcile(ws, lead, members, report, stamp, window, min_items, min_feeds, rows)
+
+
+def _candidates(
+    ws: Workspace, rows: list[dict[str, Any]], texts: dict[int, str], min_items: int, min_feeds: int
+) -> list[_Candidate]:
+    """The most frequent phrases of the window (at most MAX_CANDIDATES) that are in at least
+    `min_items` items from `min_feeds` feeds, are not too common to be a topic (GENERIC_SHARE)
+    and that no entry mentions."""
     items_of: dict[str, set[int]] = defaultdict(set)
     for item_id, text in texts.items():
         for key in ngrams(text):
@@ -109,10 +133,12 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
             top.append(_Candidate(key, ids, feeds))
             if len(top) >= MAX_CANDIDATES:
                 break
-    del items_of, frequent
-    if not top:
-        return
-    top.sort(key=lambda c: c.rank, reverse=True)
+    return top
+
+
+def _count_before(ws: Workspace, top: list[_Candidate], start: dt.datetime, window: dt.timedelta) -> int:
+    """Count each candidate's items in the BASELINE_WINDOWS windows before `start` (into
+    `before`); returns how many items those windows hold."""
     kept = {c.key: c for c in top}
     before_rows = _window_rows(
         ws, (start - BASELINE_WINDOWS * window).isoformat(timespec="seconds"), start.isoformat(timespec="seconds")
@@ -120,8 +146,12 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
     for row in before_rows:
         for key in ngrams(f"{row['title']}. {row['text']}") & kept.keys():
             kept[key].before += 1
-    base_total = len(before_rows)
-    decisions = {row["id"]: row["decision"] for row in rows}
+    return len(before_rows)
+
+
+def _emerging(top: list[_Candidate], total: int, base_total: int, decisions: dict[int, Any]) -> list[_Candidate]:
+    """The candidates that are new or much more frequent than before, and whose items are not
+    mostly updates to existing entries."""
     good: list[_Candidate] = []
     for c in top:
         if c.before and base_total and len(c.items) / total < EMERGING_RATIO * (c.before / base_total):
@@ -129,6 +159,12 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
         if sum(decisions.get(i) == "update" for i in c.items) * 2 > len(c.items):
             continue  # mostly about existing entries
         good.append(c)
+    return good
+
+
+def _clusters(good: list[_Candidate]) -> list[tuple[_Candidate, list[_Candidate]]]:
+    """Group overlapping phrases: each candidate joins the first lead sharing 60% of its items,
+    or leads a group of its own."""
     clusters: list[tuple[_Candidate, list[_Candidate]]] = []
     for c in good:
         for lead, members in clusters:
@@ -137,15 +173,7 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
                 break
         else:
             clusters.append((c, []))
-    stamp = now()
-    with ws.store.db.atomic():
-        # A topic needs more than one recurring phrase in the same items ('smart glasses' with
-        # 'glasses', 'facial recognition'...): one common word shared by unrelated items is chance.
-        cohesive = [(lead, members) for lead, members in clusters if members]
-        for lead, members in cohesive[:MAX_TOPICS_PER_RUN]:
-            for c in [lead, *members]:
-                c.surface = surface(c.key, texts[min(c.items)])
-            _reconcile(ws, lead, members, report, stamp, window, min_items, min_feeds, rows)
+    return clusters
 
 
 def _topic_keywords(lead: _Candidate, members: list[_Candidate]) -> list[str]:

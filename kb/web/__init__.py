@@ -100,6 +100,8 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     govuk = govuk_dir(cfg)
     if govuk is None:
         log.warning("GOV.UK Frontend is not installed (run npm install in %s); pages will be unstyled", PACKAGE_ROOT)
+    if cfg.accounts.test_hashing:
+        log.warning("accounts.test_hashing is on: passwords are hashed at the lowest cost; never use it in production")
     app = Flask(__name__, template_folder=str(templates), static_folder="static", static_url_path="/static")
     app.config.from_mapping(
         GOVUK_DIR=str(govuk) if govuk else None,

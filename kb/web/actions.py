@@ -18,7 +18,7 @@ def actor() -> str:
 
 
 def audit(action: str, target: str, **detail: Any) -> None:
-    Accounts(state().workspace.store).log(actor(), action, target, detail)
+    Accounts(state().workspace.store, state().cfg.accounts).log(actor(), action, target, detail)
 
 
 def reindex() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
 from kb.errors import QueryError
-from kb.model.entry import entry_to_dict
+from kb.model.serial import entry_to_dict
 from kb.site.catalog import FACET_KINDS, Note
 from kb.web import common
 from kb.web.common import conditional
@@ -101,7 +101,9 @@ def search() -> Response:
             "page": results.page,
             "pages": results.pages,
             "results": [
-                dict(_summary(found.notes[h.slug]), snippet_html=h.snippet, score_match=round(h.score, 3))
+                # No relevance score: it is computed over the whole index, restricted notes included,
+                # so it would change when a note the reader cannot see is added (finding 9).
+                dict(_summary(found.notes[h.slug]), snippet_html=h.snippet)
                 for h in results.hits
             ],
             "facets": {kind: results.facets.get(kind, {}) for kind in FACET_KINDS},

@@ -1,8 +1,12 @@
 """Sign-in, sign-out, the reader of each request, and the guards on staff and admin pages.
 
-Sessions come from Flask-Login. A session names the user *and* their `session_epoch`;
-disabling a user or resetting their password bumps the epoch, so every session they had stops
-working at its next request. Partners' private feed URLs carry a revocable secret token.
+Sessions come from Flask-Login and live on the server: each sign-in gets a random token (a row
+of `sessions`, see `kb.accounts`) and the session cookie carries only that token. Signing out
+deletes the row, so a copied cookie stops working; disabling a user or resetting their password
+deletes all their sessions (and bumps their `session_epoch`), so every session they had stops
+working at its next request. Failed sign-ins are throttled per account and per client address.
+Partners' private feed URLs carry a revocable secret token. On an https site every response
+carries Strict-Transport-Security.
 """
 
 from __future__ import annotations
@@ -29,36 +33,34 @@ from kb.web.state import state
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+HSTS = "max-age=31536000; includeSubDomains"  # sent on every response when site.base_url is https
 
 
 class SessionUser:
     """What Flask-Login keeps for a signed-in request."""
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, token: str):
         self.user = user
+        self.token = token
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.session_epoch}"
+        return self.token  # the server-side session's token, never the user's id
 
 
 def accounts() -> Accounts:
-    return Accounts(state().workspace.store)
+    return Accounts(state().workspace.store, state().cfg.accounts)
 
 
 @login_manager.user_loader
-def _load(session_id: str) -> SessionUser | None:
-    try:
-        user_id, epoch = (int(part) for part in session_id.split(":"))
-    except ValueError:
-        return None
-    user = accounts().get(user_id)
-    if user is None or user.disabled or user.session_epoch != epoch:
-        return None  # disabled, or signed out everywhere: the session no longer works
-    return SessionUser(user)
+def _load(token: str) -> SessionUser | None:
+    user = accounts().session_user(token)
+    if user is None:
+        return None  # signed out, disabled, signed out everywhere, or never a session: not signed in
+    return SessionUser(user, token)
 
 
 def signed_in_user() -> User | None:
@@ -114,15 +116,17 @@ def sign_in():  # type: ignore[no-untyped-def]
     error = None
     if form.validate_on_submit():
         try:
-            user = accounts().authenticate(form.email.data or "", form.password.data or "")
-        except RateLimited:
-            user, error = None, "Too many failed attempts. Wait a minute, then try again."
+            user = accounts().authenticate(
+                form.email.data or "", form.password.data or "", address=request.remote_addr or ""
+            )
+        except RateLimited as exc:
+            user, error = None, f"Too many failed attempts. Wait {exc.wait}, then try again."
         else:
             if user is None:
                 error = "The email address or password is not right."
         if user is not None:
             session.clear()
-            login_user(SessionUser(user))
+            login_user(SessionUser(user, accounts().start_session(user)))
             accounts().log(user.email, "user.sign-in", user.email)
             return redirect(_safe_next(request.args.get("next")))
     status = 429 if error and error.startswith("Too many") else 401 if error else 400 if form.errors else 200
@@ -131,6 +135,8 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 @bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
+    if current_user and current_user.is_authenticated:
+        accounts().end_session(current_user.token)  # this session only: a copied cookie stops working too
     logout_user()
     session.clear()
     return redirect(url_for("pages.home"))
@@ -183,6 +189,13 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _user() -> dict[str, Any]:
         return {"signed_in": signed_in_user()}
+
+    if secure:
+
+        @app.after_request
+        def _hsts(response):  # type: ignore[no-untyped-def]
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+            return response
 
 
 def state_cfg(app: Flask):  # type: ignore[no-untyped-def]

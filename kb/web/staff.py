@@ -202,5 +202,5 @@ def feed():  # type: ignore[no-untyped-def]
 @bp.get("/admin/audit")
 @admin_required
 def audit_log():  # type: ignore[no-untyped-def]
-    rows = Accounts(state().workspace.store).audit(limit=500)
+    rows = Accounts(state().workspace.store, cfg().accounts).audit(limit=500)
     return render_template("staff/audit.html", rows=desk.audit_rows(rows))
