@@ -25,6 +25,11 @@ class NotFound(KbError):
     """A named thing (entry, feed, suggestion) does not exist."""
 
 
+class Busy(KbError):
+    """Another writer held a lock (the entries, the feed list, the index) for too long; nothing
+    was written, and trying again in a moment will work."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem in one file, at one line (1-based; 0 when the line is unknown)."""

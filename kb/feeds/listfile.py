@@ -4,6 +4,10 @@ and move it to and from OPML (how feed lists travel between readers).
 Edits are textual: adding a feed appends its lines after the last feed, removing one deletes
 its lines, and a permanent redirect or a 410 rewrites one value in place. Every edit is parsed
 and checked again before the file is replaced (atomically), so a mistake never reaches disk.
+
+Locking: every edit holds the feeds folder's write lock (`kb.files.lock`, an flock shared by
+all processes) from reading the file to replacing it. Reads need no lock: the file is only
+ever replaced whole.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import yaml
 
 from kb.errors import KbError, Problem
 from kb.files.atomic import write_atomic
+from kb.files.lock import write_lock
 from kb.model.entry import SLUG_RE
 from kb.model.sanitize import safe_url
 
@@ -293,7 +298,14 @@ def _newline(text: str) -> str:
 
 
 def _edit(path: Path, shown: str, change: Any) -> list[Feed]:
-    """Read the file, apply `change(text, parsed) -> new_text`, check the result, write atomically."""
+    """Read the file, apply `change(text, parsed) -> new_text`, check the result, write atomically,
+    all under the feeds folder's write lock: staff views, `kb feeds` and the poller (a moved or
+    gone feed) may edit the list from different processes, and none may undo another's edit."""
+    with write_lock(path.parent):
+        return _edit_locked(path, shown, change)
+
+
+def _edit_locked(path: Path, shown: str, change: Any) -> list[Feed]:
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER + "feeds:\n"
     new_text = change(text, _parse(text, shown))
     feeds, problems = parse_text(new_text, shown)

@@ -21,14 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kb.errors import KbError
+from kb.errors import Busy
 
 DEFAULT_TIMEOUT = 10.0  # seconds
 _POLL = 0.05
-
-
-class Busy(KbError):
-    """Another writer held the lock for too long; nothing was written."""
 
 
 class _FolderLock:

@@ -1,7 +1,14 @@
-"""The full-text index (Whoosh). With `kb.ranking` (its fast scorer), the only module that imports `whoosh`.
+"""The full-text index (Whoosh). With `ranking` and `snippets`, the only code that imports `whoosh`.
 
 The index is a cache: it can be deleted and rebuilt from the entries and the database.
 Documents are entries (`kind=entry`) and, from the feeds side, feed items (`kind=item`).
+
+Locking: Whoosh allows one writer at a time, across processes, with its own lock file. Every
+write goes through `Index.writer()`, which waits at most `WRITE_WAIT` seconds (well under
+gunicorn's 30 s worker timeout) and then raises `Busy`, a "try again" message; a writer whose
+commit fails is cancelled and its lock released at once, never kept until the process ends.
+Entry saves also hold the entries folder's write lock (`kb.files.lock`) around the file and
+its index update, so two saves never interleave.
 """
 
 from __future__ import annotations
@@ -11,19 +18,20 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from whoosh import index
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.index import LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from kb.errors import QueryError
+from kb.errors import Busy, QueryError
 from kb.index.ranking import Ranker, Unsupported
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
@@ -53,6 +61,7 @@ SCHEMA = Schema(
     link=STORED,  # feed items: the item's link
     extra=STORED,
 )
+WRITE_WAIT = 10.0  # seconds a writer waits for another process's writer, then Busy
 TEXT_FIELDS = ["title", "keywords", "summary", "body", "risks", "measures", "tag", "sector"]
 FACETS = ("sector", "tag", "driver", "horizon")
 ALIASES = {"tag": ["tags"], "sector": ["sectors"], "driver": ["drivers"], "title": ["name"]}
@@ -169,7 +178,7 @@ class Index:
 
     @contextmanager
     def writer(self, bulk: bool = False, procs: int = 1) -> Iterator[_Writer]:
-        """One writer at a time (Whoosh's rule); waits up to 30 s for another to finish.
+        """One writer at a time (Whoosh's rule); waits up to `WRITE_WAIT` s, then raises `Busy`.
 
         `bulk` gives Whoosh room to sort postings in memory: with less, it spills sorted runs to
         disk and merges them back one posting at a time, which more than doubled the time of a
@@ -177,17 +186,23 @@ class Index:
         its own segment (kept as they are: merging them costs as much again); only for a first
         index from a command, as it forks.
         """
-        options: dict[str, Any] = dict(timeout=30.0, delay=0.1, limitmb=512 if bulk else 64)
+        options: dict[str, Any] = dict(timeout=WRITE_WAIT, delay=0.1, limitmb=512 if bulk else 64)
         if procs > 1:
             options.update(procs=procs, multisegment=True)
-        w = self.ix.writer(**options)
+        try:
+            w = self.ix.writer(**options)
+        except LockError:
+            raise Busy("the search index is being updated by another process; try again in a moment") from None
         try:
             yield _Writer(w)
         except BaseException:
-            w.cancel()
+            _abandon(w)
             raise
-        else:
+        try:
             w.commit()
+        except BaseException:
+            _abandon(w)
+            raise
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -390,6 +405,16 @@ class Index:
                 matched = sorted({t.decode() if isinstance(t, bytes) else t for _, t in hit.matched_terms()})
                 scores[hit["id"]] = (round(share, 3), [words.get(t, t) for t in matched])
         return Similarity([words.get(t, t) for t, _ in stems], scores)
+
+
+def _abandon(w: IndexWriter) -> None:
+    """Cancel a writer and release its lock, whatever state a failed commit left it in."""
+    with suppress(Exception):
+        w.cancel()
+    lock = getattr(w, "writelock", None)
+    if lock is not None:
+        with suppress(Exception):
+            lock.release()
 
 
 class _Writer:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from kb.errors import Busy
 from kb.model import taxonomy as tx
 from kb.site import charts
 from kb.site.catalog import FACET_KINDS, facet_label
@@ -136,6 +137,10 @@ ERROR_TEXT = {
     ),
     405: ("Sorry, that is not allowed", "This page can only be read."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
+    503: (
+        "Sorry, the knowledge base is busy",
+        "Another change is being saved. Nothing of yours was lost or half saved: go back and try again in a moment.",
+    ),
 }
 
 
@@ -148,6 +153,11 @@ def register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return _error(exc.code or 500)
+
+    @app.errorhandler(Busy)
+    def _busy(_exc: Busy):  # type: ignore[no-untyped-def]
+        response = _error(503)
+        return response[0], 503, {"Retry-After": "5"}
 
 
 def _error(code: int):  # type: ignore[no-untyped-def]

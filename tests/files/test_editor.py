@@ -13,8 +13,8 @@ from werkzeug.datastructures import MultiDict
 from kb.files import editor
 from kb.model.entry import read_entry
 
-DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).parent.parent
+DATA = Path(__file__).parents[1] / "data"
+REPO = Path(__file__).parents[2]
 
 COMMENTED = """\
 ---

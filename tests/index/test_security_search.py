@@ -12,7 +12,7 @@ from site_fixtures import app, client, site_root, site_ws  # noqa: F401
 
 from kb.cli.main import main
 
-NAUGHTY = Path(__file__).parent / "data" / "naughty-queries.txt"
+NAUGHTY = Path(__file__).parents[1] / "data" / "naughty-queries.txt"
 
 
 def naughty() -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from kb.model.entry import read_entry
 from kb.site import charts
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
