@@ -11,13 +11,22 @@ are picked up), and a topic job looks for emerging topics every ten minutes.
 Start it from a command, never from `create_app` (the reloader and every web worker would
 start their own): `kb scheduler` runs it in the foreground; `kb serve` calls
 `start_background(cfg)` once.
+
+One scheduler per knowledge base: it holds an exclusive, non-blocking flock on
+`var/scheduler.lock` (which records the holder's pid and start time) from construction to
+shutdown. A second one, from another `kb scheduler` or `kb serve` or in the same process, gets
+`AlreadyRunning` naming the holder. The kernel drops the lock when the holder dies (kill -9
+included), so a stale lock file never blocks a restart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -28,8 +37,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kb import suggest
 from kb.config import Config
+from kb.errors import KbError
 from kb.feeds import listfile as feedlist
-from kb.feeds.state import parse_iso, states, utcnow
+from kb.feeds.state import iso, parse_iso, states, utcnow
 from kb.sync import update_index
 from kb.watch import open_poller
 from kb.workspace import Workspace
@@ -40,10 +50,60 @@ RELOAD_SECONDS = 60
 TOPIC_MINUTES = 10
 STAGGER_SECONDS = 5  # first polls after a start are spread over this long
 JOB_PREFIX = "feed:"
+LOCK_FILE = "scheduler.lock"  # in the knowledge base's var dir
+
+
+class AlreadyRunning(KbError):
+    """Another scheduler (this or another process) polls the feeds of this knowledge base."""
+
+    def __init__(self, pid: int | None, started: str | None):
+        self.pid, self.started = pid, started
+        since = f" (started {started})" if started else ""
+        holder = f"in process {pid}{since}" if pid else "in another process"
+        self.running = f"the feed scheduler of this knowledge base is already running {holder}"
+        super().__init__(f"{self.running}; this one will not start")
+
+
+class SchedulerLock:
+    """An exclusive flock on `var/scheduler.lock`, taken without waiting; the file holds the
+    holder's pid and start time, for the message the next one gets."""
+
+    def __init__(self, var_dir: Path):
+        self.path = var_dir / LOCK_FILE
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._holder(fd)
+            os.close(fd)
+            raise AlreadyRunning(*holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {iso(utcnow())}\n".encode(), 0)
+        self.fd = fd
+
+    @staticmethod
+    def _holder(fd: int) -> tuple[int | None, str | None]:
+        """The pid and start time the holder wrote (None, None while it has not written yet)."""
+        words = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+        pid = int(words[0]) if words and words[0].isdigit() else None
+        return pid, (words[1] if pid and len(words) > 1 else None)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = None
 
 
 class FeedScheduler:
-    """The feed jobs of one knowledge base, with their own database connection and poller."""
+    """The feed jobs of one knowledge base, with their own database connection and poller.
+    Raises `AlreadyRunning` when another scheduler holds the knowledge base's lock."""
 
     def __init__(
         self,
@@ -54,9 +114,19 @@ class FeedScheduler:
     ):
         self.cfg = cfg
         self.blocking = blocking
+        self.run_lock = SchedulerLock(cfg.var_dir)
+        self.run_lock.acquire()  # before anything else: a second scheduler stops here
+        try:
+            self._setup(reload_seconds, topic_minutes)
+        except BaseException:
+            self.run_lock.release()
+            raise
+
+    def _setup(self, reload_seconds: int, topic_minutes: int) -> None:
+        cfg = self.cfg
         self.ws = Workspace.open(cfg=cfg)
         self.poller = open_poller(self.ws)
-        kind = BlockingScheduler if blocking else BackgroundScheduler
+        kind = BlockingScheduler if self.blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = kind(
             executors={"default": ThreadPoolExecutor(max(1, cfg.feeds.concurrency))},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -172,12 +242,16 @@ class FeedScheduler:
             self._close()
 
     def _close(self) -> None:
-        self.poller.close()
-        self.ws.close()
+        try:
+            self.poller.close()
+            self.ws.close()
+        finally:
+            self.run_lock.release()
 
 
 def start_background(cfg: Config) -> FeedScheduler:
-    """For `kb serve`: start the feed jobs in background threads; call `.shutdown()` on exit."""
+    """For `kb serve`: start the feed jobs in background threads; call `.shutdown()` on exit.
+    Raises `AlreadyRunning` when another process runs the scheduler of this knowledge base."""
     feeds = FeedScheduler(cfg)
     feeds.start()
     return feeds

@@ -17,10 +17,12 @@ from kb.workspace import Workspace
 
 
 def suggest_for(ws: Workspace, item_ids: list[int], topics: bool = True) -> SuggestReport:
-    """Match `item_ids` against the entries as they are on disk now, then look for new topics."""
-    if item_ids:
+    """Match `item_ids`, and every stored item still without a decision (a killed poll's, say),
+    against the entries as they are on disk now; then look for new topics."""
+    ids = sorted(set(item_ids) | set(suggest.undecided(ws)))
+    if ids:
         update_index(ws)
-    return suggest.process(ws, item_ids, topics=topics)
+    return suggest.process(ws, ids, topics=topics)
 
 
 def open_poller(ws: Workspace, fetcher: Fetcher | None = None) -> Poller:

@@ -17,12 +17,19 @@ log = logging.getLogger(__name__)
 
 
 def start_scheduler(cfg):  # type: ignore[no-untyped-def]
-    """Start the feed scheduler in the background when `kb.scheduler` is installed; None otherwise."""
+    """Start the feed scheduler in the background; None, after saying why on stderr, when
+    `kb.scheduler` is not installed or another process already runs this knowledge base's
+    scheduler (the site is served all the same, and that process does the polling)."""
     try:
-        from kb.scheduler import start_background
+        from kb.scheduler import AlreadyRunning, start_background
     except ImportError:
+        click.echo("feed scheduler not started (kb.scheduler is not installed)", err=True)
         return None
-    return start_background(cfg)
+    try:
+        return start_background(cfg)
+    except AlreadyRunning as exc:
+        click.echo(f"feed scheduler not started: {exc.running}; this server will not poll the feeds", err=True)
+        return None
 
 
 @click.command()
@@ -50,8 +57,6 @@ def serve(c, host: str, port: int, debug: bool, no_sync: bool, no_scheduler: boo
     scheduler = None
     if not no_scheduler and (reloaded or not debug):  # with --debug, only the reloader's child polls
         scheduler = start_scheduler(cfg)
-        if scheduler is None:
-            click.echo("feed scheduler not started (kb.scheduler is not installed)", err=True)
     app = create_app(cfg)
     if not reloaded:
         click.echo(f"Serving {cfg.site.title} at http://{host}:{port}/  (Ctrl+C to stop)")

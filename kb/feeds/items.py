@@ -1,33 +1,41 @@
 """Feed items: parse a fetched feed into clean items, deduplicate them, store and index them.
 
-Everything in a feed is untrusted. Before feedparser sees a byte, a document that declares XML
-entities (billion laughs, external entities) is refused; feedparser gets the bytes as a stream
-(a string or bytes may be opened as a file path) and does no fetching of its own. Every piece
-of HTML is sanitised with nh3, links are kept only when they are absolute http(s), and plain
-text is derived for matching and search.
+Everything in a feed is untrusted. The body is decoded here: a byte-order mark (UTF-8/16/32)
+decides first, then UTF-16/32 zero bytes, the Content-Type charset, the XML declaration, UTF-8,
+Windows-1252. A document whose prolog (before the root element) declares XML entities (billion
+laughs, external entities) is refused; item text that quotes `<!ENTITY` is not. feedparser
+gets exactly the checked text, as UTF-8 in a stream (a string or bytes may be opened as a file
+path), and does no fetching of its own. All HTML is sanitised with nh3, links are kept only
+when absolute http(s), and control characters (terminal escapes) are removed: all of them from
+one-line fields (titles, authors), all but tab and newline from bodies. A date more than a day
+ahead of the fetch is taken as the fetch time.
 
 Deduplication: the key is a hash of the feed's stable id with the item's guid, else its link,
-else its title and content. A feed whose guids repeat within one document (more than 5 %) is
-keyed by link instead. An item seen again with different content updates its row. Deleted
-items leave a tombstone so they are not imported again.
+else the item itself (guid, link, title and text). A guid (or link) that items which differ
+share within one document keys none of them: they fall back to the next, so distinct items stay
+distinct and an unchanged item keeps its key from poll to poll. When more than 5 % of the items
+are in such clashes, the feed is not keyed by guids at all (likewise links). An item seen again
+with different content updates its row (when keyed by the item itself, an edited item is a new
+one). Deleted items leave a tombstone so they are not imported again.
 """
 
 from __future__ import annotations
 
 import calendar
+import codecs
 import datetime as dt
 import hashlib
 import html
 import io
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import feedparser
 
-from kb.clock import now
+from kb.clock import now, utcnow
 from kb.model.sanitize import clean_html, safe_url, to_text
 from kb.store import Store
 
@@ -35,10 +43,27 @@ MAX_ITEMS = 1000  # items taken from one document
 MAX_TITLE = 500
 MAX_HTML = 200_000
 MAX_TEXT = 20_000
-BAD_GUID_SHARE = 0.05
+BAD_GUID_SHARE = 0.05  # share of items whose guid (or link) is shared with a different item
+FUTURE_SLACK = dt.timedelta(days=1)  # clock skew allowed to a feed's dates
 NEW, INDEXED, REINDEX = 0, 1, 2  # feed_items.indexed: not yet, in the index, changed since
-_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_ENTITY_TEXT = re.compile(r"<!ENTITY", re.IGNORECASE)
+_ENTITY = re.compile(r"<!ENTITY", re.IGNORECASE)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL, C1: ESC, CSI, BEL and the rest
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # the same but tab and newline
+_BOMS = (  # UTF-32 LE before UTF-16 LE: its mark starts with UTF-16 LE's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# with no mark, which of the first four bytes are zero tells '<' or '<?' in UTF-16/32
+_WIDE = {(0, 1, 1, 1): "utf-32-le", (1, 1, 1, 0): "utf-32-be", (0, 1, 0, 1): "utf-16-le", (1, 0, 1, 0): "utf-16-be"}
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]{1,40})""", re.IGNORECASE)
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]{1,40})["']""")
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*?\?>")
+_PROLOG_PART = re.compile(r"<\?|<!--|<!DOCTYPE|<[^\W\d]", re.IGNORECASE)  # last: a start tag
+_IN_DOCTYPE, _IN_SUBSET = re.compile(r"""["'\[>]"""), re.compile(r"""["'\]]|<!--|<\?""")
+_CLOSE = re.compile(r"\s*>")
 
 
 class FeedError(Exception):
@@ -65,24 +90,98 @@ class ParsedFeed:
     version: str
     items: list[Item] = field(default_factory=list)
     bozo: str | None = None  # feedparser's complaint, when it recovered anyway
-    keyed_by: str = "guid"
+    keyed_by: str = "guid"  # or "link", or "content" (title and text) when links repeat too
 
 
-def refuse_hostile(body: bytes) -> None:
-    """Raise FeedError for documents that declare entities (entity expansion, XXE)."""
-    if _ENTITY.search(body):
+# -- decoding and the entity check -----------------------------------------------------------
+
+
+def decode(body: bytes, content_type: str | None = None) -> tuple[str, str | None]:
+    """The document as text, and a note when the encoding it declared did not decode it."""
+    for bom, encoding in _BOMS:  # a byte-order mark outranks any declaration
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, "replace"), None
+    if sniffed := _WIDE.get(tuple(b == 0 for b in body[:4])):
+        return body.decode(sniffed, "replace"), None
+    declared = [m.group(1) for m in [_CHARSET.search(content_type or "")] if m]  # the header outranks the document
+    declared += [m.group(1).decode("ascii") for m in [_DECLARED.match(body)] if m]
+    tried = [_ascii_compatible(name) for name in declared]
+    for encoding in [e for e in tried if e] + ["utf-8", "windows-1252"]:
+        try:
+            text = body.decode(encoding)
+        except (UnicodeError, LookupError):  # LookupError: a codec that is no text encoding (base64)
+            continue
+        wrong = declared and encoding != tried[0]
+        return text, f"document declared as {declared[0]}, but parsed as {encoding}" if wrong else None
+    return body.decode("latin-1"), f"document declared as {declared[0] if declared else 'utf-8'}, but parsed as latin-1"
+
+
+def _ascii_compatible(name: str) -> str | None:
+    """The codec for a declared encoding, unless unknown or one of UTF-16/32 (the bytes say not)."""
+    try:
+        codec = codecs.lookup("gb18030" if name.lower() == "gb2312" else name).name
+    except LookupError:
+        return None
+    return None if codec.startswith(("utf-16", "utf-32")) else codec
+
+
+def prolog(text: str) -> str:
+    """The document before its root element: the XML declaration, comments, processing
+    instructions and the DOCTYPE with its internal subset (the one place entities are declared).
+    Stray text before the root counts as prolog too; unterminated constructs run to the end."""
+    pos = 0
+    while match := _PROLOG_PART.search(text, pos):
+        token = match.group()
+        if token == "<?":
+            pos = _after(text, "?>", match.end())
+        elif token == "<!--":
+            pos = _after(text, "-->", match.end())
+        elif token.upper() == "<!DOCTYPE":
+            pos = _doctype_end(text, match.end())
+        else:  # the root element's start tag
+            return text[: match.start()]
+        if pos < 0:
+            return text
+    return text
+
+
+def _after(text: str, marker: str, start: int) -> int:
+    end = text.find(marker, start)
+    return end + len(marker) if end >= 0 else -1
+
+
+def _doctype_end(text: str, pos: int) -> int:
+    """Where a DOCTYPE ends: the '>' after its quoted ids and its [internal subset] (whose quoted
+    literals, comments and PIs are skipped). -1 when it does not end cleanly: then all is prolog."""
+    subset = False
+    while match := (_IN_SUBSET if subset else _IN_DOCTYPE).search(text, pos):
+        token = match.group()
+        if token in ("'", '"', "<!--", "<?"):
+            pos = _after(text, {"<!--": "-->", "<?": "?>"}.get(token, token), match.end())
+        elif token == "[":
+            subset, pos = True, match.end()
+        elif token == "]":
+            closed = _CLOSE.match(text, match.end())
+            return closed.end() if closed else -1
+        else:
+            return match.end()
+        if pos < 0:
+            return -1
+    return -1
+
+
+def refuse_hostile(text: str) -> None:
+    """Raise FeedError when the document's prolog declares entities (entity expansion, XXE).
+    Item text that quotes `<!ENTITY` (escaped, or in CDATA) is after the root and is fine."""
+    first = _ENTITY.search(text)
+    if first and len(prolog(text[: first.start()])) == first.start():  # no root element before it
         raise FeedError(
-            "the feed declares XML entities (<!ENTITY>): refused, as an entity-expansion or external-entity attack"
+            "the feed declares XML entities (<!ENTITY> in its DOCTYPE): refused, as an entity-expansion or "
+            "external-entity attack"
         )
-    head = body[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and (head[1] == 0 or head[0] == 0)):
-        for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
-            try:
-                text = body.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            if _ENTITY_TEXT.search(text):
-                raise FeedError("the feed declares XML entities (<!ENTITY>): refused")
+
+
+# -- parsing ---------------------------------------------------------------------------------
 
 
 def _iso(parsed: Any) -> str | None:
@@ -95,12 +194,31 @@ def _iso(parsed: Any) -> str | None:
         return None
 
 
+def not_future(published: str | None, moment: dt.datetime) -> str | None:
+    """`published`, or `moment` (the fetch) when it is more than a day after it: an item dated
+    9999 would otherwise sort first for ever."""
+    if not published:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(published)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return moment.isoformat(timespec="seconds") if when > moment + FUTURE_SLACK else published
+
+
+def _line(value: Any, limit: int) -> str:
+    """One-line text: tags removed, spaces folded, and no control characters at all."""
+    return " ".join(_CONTROLS.sub("", to_text(str(value))).split())[:limit]
+
+
 def _html_of(detail: Any, value: str, base: str | None) -> str:
     value = value[:MAX_HTML]
     kind = (detail or {}).get("type", "text/html") if isinstance(detail, dict) else "text/html"
     if kind == "text/plain":
         value = html.escape(value).replace("\n", "<br>")
-    return clean_html(value, base_url=base)
+    return _BODY_CONTROLS.sub("", clean_html(value, base_url=base))
 
 
 def _digest(*parts: str) -> str:
@@ -113,66 +231,84 @@ def _digest(*parts: str) -> str:
 
 def parse(body: bytes, feed_id: int, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a fetched body into clean items (raises FeedError when it is not a usable feed)."""
-    refuse_hostile(body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    d = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    text, note = decode(body, content_type)
+    refuse_hostile(text)
+    text = _DECLARATION.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
+    media = (content_type or "").split(";")[0].strip() or "application/xml"
+    headers = {"content-location": url, "content-type": f"{media}; charset=utf-8"}
+    data = text.encode("utf-8", "replace")
+    d = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     entries = d.get("entries", [])[:MAX_ITEMS]
     feed_meta = d.get("feed", {})
     if not entries and not feed_meta.get("title") and not d.get("version"):
         why = d.get("bozo_exception")
         raise FeedError(f"not an RSS or Atom feed{f': {why}' if why else ''}")
-    guids = [e.get("id") or "" for e in entries]
-    counts = Counter(g for g in guids if g)
-    repeated = sum(n for n in counts.values() if n > 1)
-    use_guid = not entries or repeated / len(entries) <= BAD_GUID_SHARE
+    moment = utcnow()
+    found = [item for item in (_item(e, feed_id, url, moment) for e in entries) if item]
     parsed = ParsedFeed(
-        title=to_text(str(feed_meta.get("title", "")))[:MAX_TITLE],
+        title=_line(feed_meta.get("title", ""), MAX_TITLE),
         version=d.get("version") or "",
-        bozo=str(d.get("bozo_exception")) if d.get("bozo") else None,
-        keyed_by="guid" if use_guid else "link",
+        bozo=note or (str(d.get("bozo_exception")) if d.get("bozo") else None),
+        keyed_by=_assign_keys(found, feed_id),
     )
     seen: set[str] = set()
-    for e in entries:
-        item = _item(e, feed_id, url, use_guid)
-        if item and item.key not in seen:
+    for item in found:
+        if item.key not in seen:  # the same item twice in one document
             seen.add(item.key)
             parsed.items.append(item)
     return parsed
 
 
-def _item(e: Any, feed_id: int, url: str, use_guid: bool) -> Item | None:
+def _assign_keys(found: list[Item], feed_id: int) -> str:
+    """Key each item by guid, else link, else a hash of all of it (the key it came with). A guid
+    or link shared by items that differ keys none of them; when more than BAD_GUID_SHARE of the
+    items are in such clashes, that kind of id is not used for the feed at all. Returns the kind
+    of id the feed is keyed by."""
+    usable: dict[str, set[str] | None] = {}  # kind -> the clashing values; None: not used at all
+    for kind in ("guid", "link"):
+        looks: dict[str, set[str]] = defaultdict(set)
+        for item in found:
+            if value := getattr(item, kind):
+                looks[value].add(item.key)  # still the hash of the whole item: how it looks
+        clashing = {value for value, seen in looks.items() if len(seen) > 1}
+        share = sum(getattr(item, kind) in clashing for item in found) / max(1, len(found))
+        usable[kind] = clashing if share <= BAD_GUID_SHARE else None
+    for item in found:
+        for kind, clashing in usable.items():
+            value = getattr(item, kind)
+            if clashing is not None and value and value not in clashing:
+                item.key = _digest(str(feed_id), kind, value)
+                break
+    return next((kind for kind, clashing in usable.items() if clashing is not None), "content")
+
+
+def _item(e: Any, feed_id: int, url: str, moment: dt.datetime) -> Item | None:
     link = safe_url(e.get("link"))
+    if link and _CONTROLS.search(link):
+        link = None
     base = link or url
-    title = to_text(str(e.get("title", "")))[:MAX_TITLE]  # tags removed even from "plain" titles
+    title = _line(e.get("title", ""), MAX_TITLE)  # tags removed even from "plain" titles
     summary = _html_of(e.get("summary_detail"), str(e.get("summary", "")), base)
     contents = [c for c in e.get("content", []) if isinstance(c, dict) and c.get("value")]
     content = "".join(_html_of(c, str(c.get("value", "")), base) for c in contents[:3])
     if content == summary:
         content = ""
-    text = to_text(" ".join(p for p in (summary, content) if p))[:MAX_TEXT]
+    text = _BODY_CONTROLS.sub("", to_text(" ".join(p for p in (summary, content) if p)))[:MAX_TEXT]
     if not (title or text or link):
         return None
-    guid = str(e.get("id") or "").strip()[:2000] or None
-    content_hash = _digest(title, summary, content)
-    if use_guid and guid:
-        key = _digest(str(feed_id), "guid", guid)
-    elif link:
-        key = _digest(str(feed_id), "link", link)
-    else:
-        key = _digest(str(feed_id), "hash", title, text)
+    guid = _CONTROLS.sub("", str(e.get("id") or "")).strip()[:2000] or None
+    ids = (guid or "", link or "") if guid or link else ()  # no ids: the key older versions gave
     return Item(
-        key=key,
+        key=_digest(str(feed_id), "item" if ids else "hash", *ids, title, text),  # _assign_keys may use an id
         guid=guid,
         link=link,
         title=title or (text[:80] + "…" if len(text) > 80 else text),
-        author=to_text(str(e.get("author", "")))[:200],
+        author=_line(e.get("author", ""), 200),
         summary_html=summary,
         content_html=content,
         text=text,
-        published=_iso(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
-        content_hash=content_hash,
+        published=not_future(_iso(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")), moment),
+        content_hash=_digest(title, summary, content),
     )
 
 
@@ -202,7 +338,8 @@ def store_items(store: Store, feed_id: int, feed_url: str, items: list[Item]) ->
         for row in db.execute(f"SELECT key, id, content_hash FROM feed_items WHERE key IN ({marks})", chunk):
             existing[row[0]] = (row[1], row[2])
         dead.update(r[0] for r in db.execute(f"SELECT key FROM item_tombstones WHERE key IN ({marks})", chunk))
-    stamp = now()
+    moment = utcnow()
+    stamp = moment.isoformat(timespec="seconds")
     rows = []
     for item in items:
         if item.key in dead:
@@ -219,7 +356,7 @@ def store_items(store: Store, feed_id: int, feed_url: str, items: list[Item]) ->
             "summary_html": item.summary_html,
             "content_html": item.content_html,
             "text": item.text,
-            "published": item.published,
+            "published": not_future(item.published, moment),  # parsed in another process, maybe another clock
             "content_hash": item.content_hash,
         }
         if item.key in existing:

@@ -5,6 +5,10 @@ Edits are textual: adding a feed appends its lines after the last feed, removing
 its lines, and a permanent redirect or a 410 rewrites one value in place. Every edit is parsed
 and checked again before the file is replaced (atomically), so a mistake never reaches disk.
 
+Feeds are told apart by `normalise_url`: `HTTP://Host:80/x#top` and `http://host/x` are one
+feed (listed twice, refused when added, found by `remove` and the poller either way), while
+the file keeps each URL as written.
+
 Locking: every edit holds the feeds folder's write lock (`kb.files.lock`, an flock shared by
 all processes) from reading the file to replacing it. Reads need no lock: the file is only
 ever replaced whole.
@@ -16,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -68,6 +73,30 @@ class Feed:
 
 
 # -- reading ---------------------------------------------------------------------------------
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_url(url: str) -> str:
+    """The form in which feed URLs are compared: scheme and host lower-cased, the default port
+    (:80 for http, :443 for https) dropped, the fragment removed, an empty path made "/".
+    Path and query are kept as they are (servers may tell their case apart)."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:  # a malformed port or host: compare the text as written
+        return text
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""  # lower-cased, IPv6 brackets removed
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}@{host}" if at else host
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
 
 
 @dataclass
@@ -123,12 +152,14 @@ def _parse(text: str, shown: str) -> _Parsed:
 
 
 def _url_error(url: Any, start: int, seen: dict[str, int]) -> str | None:
-    """What is wrong with a feed's url, or None; a good url is recorded in `seen` (url -> line)."""
+    """What is wrong with a feed's url, or None; a good url is recorded in `seen` (normalised url
+    -> line), so the same feed written another way (`HTTP://Host/x#y`) is listed twice."""
     if not isinstance(url, str) or not safe_url(url):
         return f"url must be a full http:// or https:// address, got {url!r}"
-    if url.strip() in seen:
-        return f"{url} is listed twice (first on line {seen[url.strip()]}); keep one"
-    seen[url.strip()] = start
+    key = normalise_url(url)
+    if key in seen:
+        return f"{url.strip()} is listed twice (first on line {seen[key]}); keep one"
+    seen[key] = start
     return None
 
 
@@ -240,7 +271,9 @@ def load(path: Path, shown: str | None = None) -> tuple[list[Feed], list[Problem
 
 
 def find(feeds: list[Feed], url: str) -> Feed | None:
-    return next((f for f in feeds if f.url == url.strip()), None)
+    """The listed feed at `url`, however its scheme and host are cased (see `normalise_url`)."""
+    key = normalise_url(url)
+    return next((f for f in feeds if normalise_url(f.url) == key), None)
 
 
 # -- editing ---------------------------------------------------------------------------------
@@ -322,13 +355,16 @@ def _edit_locked(path: Path, shown: str, change: Any) -> list[Feed]:
 
 
 def add_feeds(path: Path, new: list[Feed], shown: str = "feeds/feeds.yaml") -> list[Feed]:
-    """Append feeds after the last one. Refuses a URL that is already listed."""
+    """Append feeds after the last one. Refuses a URL that is already listed (in any form that
+    `normalise_url` makes the same)."""
     existing, _ = load(path, shown) if path.exists() else ([], [])
-    known = {f.url for f in existing}
+    known = {normalise_url(f.url): f.url for f in existing}
     for feed in new:
-        if feed.url in known:
-            raise FeedListError(f"{feed.url} is already in {shown}; remove it first or edit the file")
-        known.add(feed.url)
+        listed = known.get(normalise_url(feed.url))
+        if listed is not None:
+            also = "" if listed == feed.url else f" as {listed}"
+            raise FeedListError(f"{feed.url} is already in {shown}{also}; remove it first or edit the file")
+        known[normalise_url(feed.url)] = feed.url
 
     def change(text: str, parsed: _Parsed) -> str:
         nl = _newline(text)
@@ -391,9 +427,10 @@ def remove_feed(path: Path, url: str, shown: str = "feeds/feeds.yaml") -> Feed:
 
 
 def _item_for(parsed: _Parsed, url: str) -> _Item:
+    key = normalise_url(url)
     for item in parsed.items:
         node = item.values.get("url")
-        if isinstance(node, yaml.ScalarNode) and node.value.strip() == url.strip():
+        if isinstance(node, yaml.ScalarNode) and normalise_url(node.value) == key:
             return item
     raise FeedListError(f"no feed {url!r} in the feed list")
 

@@ -299,7 +299,7 @@ class Poller:
         result = self._apply_safely(feed, state, self._work(feed, state))
         with self.lock:
             self.index_pending()
-            if suggest and result.new_ids and self.after is not None:
+            if suggest and self.after is not None:  # also takes up items a killed poll left undecided
                 self.after(self.ws, result.new_ids, False)
         return result
 

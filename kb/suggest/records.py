@@ -104,3 +104,12 @@ def get(ws: Workspace, sid: int) -> dict[str, Any]:
         )
     ]
     return out
+
+
+def undecided(ws: Workspace, limit: int = 20_000) -> list[int]:
+    """Items stored and indexed that no run has decided on yet: those of a poll that was killed,
+    or stored while suggestions were off. Each run takes them up, so every item gets a decision."""
+    rows = ws.store.db.execute(
+        "SELECT id FROM feed_items WHERE coalesce(decision, '') = '' AND indexed = 1 ORDER BY id LIMIT ?", [limit]
+    )
+    return [row[0] for row in rows]

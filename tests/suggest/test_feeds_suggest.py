@@ -174,3 +174,21 @@ def test_kb_suggestions_commands(polled):
     missing = run("suggestions", "show", "9999")
     assert missing.exit_code == 1 and "no suggestion 9999" in missing.output
     assert run("suggestions", "list", "--kind", "new-topic").output.startswith("no open suggestions")
+
+
+def test_finding_4_items_a_killed_poll_left_undecided_get_decisions(feeds_kb, feed_server):  # noqa: F811
+    (feeds_kb / "feeds" / "feeds.yaml").write_text(
+        feed_yaml([(feed_server.url(p), p.split("/")[-1].split(".")[0].title()) for p in FIXTURES])
+    )
+    ws = Workspace.open(feeds_kb)
+    update_index(ws)
+    with open_poller(ws) as p:
+        p.poll(suggest=False)  # items stored and indexed, then the process "dies" before suggesting
+        undecided = ws.store.db.execute("SELECT count(*) FROM feed_items WHERE decision = ''").fetchone()[0]
+        assert undecided > 0
+        again = p.poll()  # every feed answers 304 now: no new items
+        assert again.new_ids == [] and again.count("not-modified") == len(FIXTURES)
+    left = ws.store.db.execute("SELECT count(*) FROM feed_items WHERE coalesce(decision, '') = ''").fetchone()[0]
+    assert left == 0
+    assert updates(ws)  # and the updates were found
+    ws.close()
