@@ -164,3 +164,26 @@ def test_searches_see_every_commit(ws):
     assert titles(ws, "zebrafish") == ["3D-printed firearms"]
     assert ws.index.search("printed").total == 1
     assert ws.index.doc_count() == 3
+
+
+def test_finding_3_a_kill_between_index_and_rows_is_repaired_by_the_next_run(kb_root):
+    ws = Workspace.open(kb_root)
+    update_index(ws)
+    ws.close()
+    path = kb_root / "entries" / "printed-guns.md"
+    path.write_text(path.read_text().replace("title: ", "title: Zebrafish ", 1))
+    script = (
+        "import os, signal, sys\n"
+        "import kb.sync\n"
+        "from kb.workspace import Workspace\n"
+        "kb.sync._record = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # dies after the index commit\n"
+        "kb.sync.update_index(Workspace.open(sys.argv[1]))\n"
+    )
+    died = subprocess.run([sys.executable, "-c", script, str(kb_root)], capture_output=True)
+    assert died.returncode == -9
+    ws = Workspace.open(kb_root)
+    report = update_index(ws)  # the rows still say the old file: read again
+    assert report.read == ["entries/printed-guns.md"]
+    assert ws.store.entry_row("printed-guns")["title"].startswith("Zebrafish")
+    assert [h.slug for h in ws.index.search("zebrafish").hits] == ["printed-guns"]
+    ws.close()

@@ -148,9 +148,14 @@ def feeds_import(c: Context, file: Path, interval: int | None) -> None:
     shown = cfg.display(cfg.feeds_file)
     found, skipped = opml.from_opml(file.read_bytes(), interval or cfg.feeds.default_interval, shown=str(file))
     existing, _ = feedlist.load(cfg.feeds_file, shown)
-    known = {f.url for f in existing}
-    new = [f for f in found if f.url not in known]
-    skipped += [f"{f.url}: already listed" for f in found if f.url in known]
+    known = {feedlist.normalise_url(f.url) for f in existing}
+    new = []
+    for f in found:
+        if feedlist.normalise_url(f.url) in known:
+            skipped.append(f"{f.url}: already listed")
+        else:
+            known.add(feedlist.normalise_url(f.url))
+            new.append(f)
     if new:
         feedlist.add_feeds(cfg.feeds_file, new, shown=shown)
     for note in skipped:
@@ -285,16 +290,16 @@ def scheduler(c: Context) -> None:
     from kb.scheduler import FeedScheduler
 
     feeds = FeedScheduler(c.cfg, blocking=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        feeds.scheduler.shutdown(wait=True)  # lets running polls finish
+
+    signal.signal(signal.SIGTERM, stop)  # before saying it runs: a SIGTERM from then on stops it cleanly
     count = len(feeds.feed_jobs())
     click.echo(
         f"scheduler: {_plural(count, 'feed')} scheduled from {c.cfg.display(c.cfg.feeds_file)}; Ctrl-C stops it",
         err=True,
     )
-
-    def stop(_signum: int, _frame: Any) -> None:
-        feeds.scheduler.shutdown(wait=True)  # lets running polls finish
-
-    signal.signal(signal.SIGTERM, stop)
     try:
         feeds.start()
     except KeyboardInterrupt:

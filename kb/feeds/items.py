@@ -38,6 +38,7 @@ import feedparser
 from kb.clock import now, utcnow
 from kb.model.sanitize import clean_html, safe_url, to_text
 from kb.store import Store
+from kb.store.transactions import writing
 
 MAX_ITEMS = 1000  # items taken from one document
 MAX_TITLE = 500
@@ -393,7 +394,7 @@ def delete_items(store: Store, item_ids: Iterable[int], reason: str = "deleted")
     ids = list(item_ids)
     stamp = now()
     gone = []
-    with store.db.atomic():
+    with writing(store.db):
         for item_id in ids:
             row = store.db.execute("SELECT key, feed_id FROM feed_items WHERE id = ?", [item_id]).fetchone()
             if not row:

@@ -98,7 +98,6 @@ def normalise_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
-
 @dataclass
 class _Item:
     node: yaml.MappingNode | None

@@ -45,6 +45,7 @@ from kb.feeds.state import (
     iso,
     utcnow,
 )
+from kb.store.transactions import writing
 from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class Poller:
                     log.warning("indexing after the fetches: %s", exc)
             indexed = self._fetch_all(work, writer, report, on_feed)
         if indexed:
-            with self.lock, self.ws.store.db.atomic():
+            with self.lock, writing(self.ws.store.db):
                 items.mark_indexed(self.ws.store, indexed)
         return len(indexed)
 
@@ -394,7 +395,7 @@ class Poller:
             result.error = message
             result.next_poll = iso(next_poll)
 
-        with db.atomic():
+        with writing(db):
             if outcome.error is not None:
                 failed(outcome.error)
             elif status == 304:
@@ -469,7 +470,7 @@ class Poller:
             return None
         if not self._edit_list(feed.url, new_url=new_url, note=f"moved permanently (301/308) on {moment.date()}"):
             return None
-        with db.atomic():
+        with writing(db):
             db["feed_state"].update(state["id"], {"url": new_url, "moved_to": None})
             db.execute("UPDATE feed_items SET feed_url = ? WHERE feed_id = ?", [new_url, state["id"]])
         return new_url
@@ -482,7 +483,7 @@ class Poller:
         feeds, _ = self.feeds()
         tags = items.feed_tags(store, feeds)
         # The rows are marked inside a transaction that commits only after the index has.
-        with store.db.atomic(), self.ws.index.writer(bulk=True) as writer:
+        with writing(store.db), self.ws.index.writer(bulk=True) as writer:
             done = items.index_pending(store, writer, tags_by_feed=tags)
             items.mark_indexed(store, done)
         return len(done)

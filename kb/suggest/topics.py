@@ -16,6 +16,7 @@ from typing import Any
 
 from kb.clock import now
 from kb.model.entry import Entry
+from kb.store.transactions import writing
 from kb.suggest.records import SuggestReport, _decode, _insert
 from kb.suggest.text import entry_text, ngrams, surface
 from kb.suggest.updates import _entries
@@ -95,7 +96,7 @@ def detect_topics(ws: Workspace, report: SuggestReport, moment: dt.datetime | No
     decisions = {row["id"]: row["decision"] for row in rows}
     clusters = _clusters(_emerging(top, len(rows), base_total, decisions))
     stamp = now()
-    with ws.store.db.atomic():
+    with writing(ws.store.db):
         # A topic needs more than one recurring phrase in the same items ('smart glasses' with
         # 'glasses', 'facial recognition'...): one common word shared by unrelated items is chance.
         cohesive = [(lead, members) for lead, members in clusters if members]

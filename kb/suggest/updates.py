@@ -13,6 +13,7 @@ from typing import Any
 
 from kb.clock import now
 from kb.model.entry import Entry
+from kb.store.transactions import writing
 from kb.suggest.records import SuggestReport, _feed_titles, _insert
 from kb.suggest.text import STOPWORDS, WatchTerms, key_text
 from kb.workspace import Workspace
@@ -76,7 +77,7 @@ def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> 
             elif share > near.get(item_id, (-1.0, "", 0))[0]:
                 near[item_id] = (share, entry.slug, len(found))
     stamp = now()
-    with db.atomic():
+    with writing(db):
         for row in rows:
             item_id = row["id"]
             ranked = sorted(best.get(item_id, []), key=lambda c: -c[0])

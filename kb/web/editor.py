@@ -14,8 +14,8 @@ from kb.errors import NotFound
 from kb.files import editor
 from kb.model import taxonomy as tx
 from kb.model.entry import SLUG_RE
-from kb.sync import entry_files, update_index
-from kb.web.actions import audit, reindex
+from kb.sync import entry_files
+from kb.web.actions import audit, index_after_write, reindex
 from kb.web.auth import staff_required
 from kb.web.state import catalog, cfg, state
 
@@ -130,8 +130,7 @@ def change_status(slug: str):  # type: ignore[no-untyped-def]
         outcome = editor.set_status(
             path, editor.STATUS_ACTIONS[action], request.form.get("sha") or None, _known(), shown
         )
-        if outcome.status == "saved":
-            update_index(state().workspace)
+        note = index_after_write() if outcome.status == "saved" else None
     if outcome.status == "conflict":
         flash(
             "The entry changed since you opened this page, so its status was not changed. Check it, then try again.",
@@ -149,6 +148,8 @@ def change_status(slug: str):  # type: ignore[no-untyped-def]
         catalog().refresh()
         _audit(f"entry.{action}", slug, f"status: {editor.STATUS_ACTIONS[action]}")
         flash(f"{STATUS_VERBS[action]}: {slug}.")
+        if note:
+            flash(note, "error")
     return redirect(url_for("staff.editor.entry", slug=slug))
 
 
@@ -180,8 +181,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
     try:
         with editor.write_lock(cfg().entries_dir):
             outcome = editor.save(path, values, sha, _known(), shown)
-            if outcome.status == "saved":
-                update_index(state().workspace)
+            note = index_after_write() if outcome.status == "saved" else None
     except NotFound:
         abort(404)
     if outcome.status == "conflict":
@@ -192,6 +192,8 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
         catalog().refresh()
         _audit("entry.save", slug, editor.summary_of(outcome.changed))
         flash(f"Saved {shown}: {editor.summary_of(outcome.changed)}.")
+        if note:
+            flash(note, "error")
     else:
         flash("Nothing had changed, so the file was left as it was.")
     return redirect(url_for("staff.editor.entry", slug=slug))
@@ -217,8 +219,7 @@ def new():  # type: ignore[no-untyped-def]
         return _render(values, slug=None, sha="", problems=[problem], status=400, new_slug=new_slug)
     with editor.write_lock(cfg().entries_dir):
         outcome = editor.create(cfg().entries_dir, new_slug, values, _known(), cfg().display)
-        if outcome.status == "saved":
-            update_index(state().workspace)
+        note = index_after_write() if outcome.status == "saved" else None
     if outcome.status != "saved":
         return _render(values, slug=None, sha="", problems=outcome.problems, status=400, new_slug=new_slug)
     assert outcome.path is not None
@@ -226,4 +227,6 @@ def new():  # type: ignore[no-untyped-def]
     catalog().refresh()
     _audit("entry.create", slug, f"new draft: {values.get('title')}")
     flash(f"Created the draft {cfg().display(outcome.path)}.")
+    if note:
+        flash(note, "error")
     return redirect(url_for("staff.editor.entry", slug=slug))

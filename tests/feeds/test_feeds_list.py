@@ -161,3 +161,42 @@ def test_kb_feeds_commands(root):
     assert bad.exit_code == 1 and "is not well-formed XML" in bad.output
     items = run(root, "feeds", "items")
     assert items.exit_code == 0 and "no items yet" in items.output
+
+
+def test_finding_11_feed_urls_are_compared_normalised(root, tmp_path):
+    assert feedlist.normalise_url(" HTTP://Host.Example:80#top ") == "http://host.example/"
+    assert feedlist.normalise_url("https://Host.example:443/X?Q=1#y") == "https://host.example/X?Q=1"
+    assert feedlist.normalise_url("https://host.example:8443/x") == "https://host.example:8443/x"
+    # a list with three spellings of one feed keeps the first and reports the others by line
+    path = tmp_path / "feeds.yaml"
+    one = "    title: T\n    tags: [news]\n    interval: 60\n    enabled: true\n"
+    path.write_text(
+        f"feeds:\n  - url: http://host.example/x\n{one}  - url: HTTP://Host.example/x\n{one}"
+        f"  - url: http://host.example:80/x#y\n{one}"
+    )
+    feeds, problems = feedlist.load(path, "feeds/feeds.yaml")
+    assert [f.url for f in feeds] == ["http://host.example/x"]
+    assert [str(p) for p in problems] == [
+        "feeds/feeds.yaml:7: HTTP://Host.example/x is listed twice (first on line 2); keep one",
+        "feeds/feeds.yaml:12: http://host.example:80/x#y is listed twice (first on line 2); keep one",
+    ]
+    # adding another spelling is refused; finding, removing and updating work with any spelling
+    listed = root / "feeds" / "feeds.yaml"
+    assert run(root, "feeds", "add", "https://new.example/rss", "--tag", "news").exit_code == 0
+    for again in ("HTTPS://New.Example/rss", "https://new.example/rss#latest", "https://new.example:443/rss"):
+        dup = run(root, "feeds", "add", again, "--tag", "news")
+        assert dup.exit_code == 1
+        assert (
+            dup.output
+            == f"Error: {again} is already in feeds/feeds.yaml as https://new.example/rss; remove it first or edit the file\n"
+        )
+    with pytest.raises(FeedListError, match="already in"):
+        feedlist.add_feeds(
+            listed, [Feed(url="https://a.example/f", title="A"), Feed(url="HTTPS://A.example/f#x", title="B")]
+        )
+    assert feedlist.find(feedlist.load(listed)[0], "HTTPS://NEW.example/rss").url == "https://new.example/rss"
+    feedlist.update_feed(listed, "https://NEW.example/rss", enabled=False)
+    assert feedlist.find(feedlist.load(listed)[0], "https://new.example/rss").enabled is False
+    removed = run(root, "feeds", "remove", "HTTPS://New.Example:443/rss#x")
+    assert removed.exit_code == 0 and "(https://new.example/rss)" in removed.output
+    assert "new.example" not in listed.read_text().lower()

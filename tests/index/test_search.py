@@ -86,3 +86,17 @@ def test_total_counts_only_what_the_audience_may_see(ws):
     for per_page in (1, 2, 10):
         results = ws.index.search(query, audience=PUBLIC, per_page=per_page)
         assert results.total == 2 and results.pages == -(-2 // per_page)
+
+
+def test_finding_7_a_failed_index_commit_releases_the_lock(ws, monkeypatch):
+    from whoosh.writing import SegmentWriter
+
+    def broken(self, *a, **k):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(SegmentWriter, "commit", broken)
+        with pytest.raises(OSError), ws.index.writer() as w:
+            w.delete("entry:nothing")
+    with ws.index.writer() as w:  # at once: not Busy, not a LockError
+        w.delete("entry:nothing")

@@ -14,6 +14,7 @@ from site_fixtures import app, client, site_root  # noqa: F401
 from staff_fixtures import FEED_URL, add_feed_item, add_update_suggestion
 
 from kb.accounts import Accounts
+from kb.errors import Busy
 
 GET_ROUTES = [
     "/staff/",
@@ -418,3 +419,20 @@ def test_a_feeds_page_shows_its_items_sanitised(client, auth, sid):  # noqa: F81
     assert "Quadcopter drops phones into HMP Example" in page
     assert "<script>alert" not in page and "javascript:" not in page
     assert client.get("/staff/feeds/feed?url=https://nope.example/").status_code == 404
+
+
+def test_finding_6_a_save_stands_when_the_index_cannot_be_updated(client, auth, site_root, app, monkeypatch):  # noqa: F811
+    auth.sign_in(client, "staff")
+    page = client.get("/staff/entries/prison-drones/edit").get_data(as_text=True)
+    index = app.extensions["kb"].workspace.index
+
+    def busy(*_a, **_k):
+        raise Busy("the search index is being updated by another process; try again in a moment")
+
+    monkeypatch.setattr(index, "writer", busy)  # a poll holds the index writer
+    response = submit(client, "/staff/entries/prison-drones/edit", {"title": "Prison drone drops"}, page=page)
+    assert response.status_code == 302  # not a 500: the file is written and the user is told
+    assert "title: Prison drone drops" in entry_path(site_root, "prison-drones").read_text()
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saved" in shown and "The file is saved. The search index could not be updated just now" in shown
+    monkeypatch.undo()
