@@ -9,6 +9,10 @@ notes give the same bytes and an unchanged feed keeps its ETag:
 - an item's `updated` is when the store first saw the note's current version, and the
   feed's `updated` is its newest item's (feedgen's default, now, would change every time);
 - `rel="self"` is the URL the feed was served from.
+
+Every item carries its note's TLP 2.0 marking in FIRST's words, so it survives a feed reader:
+the title starts `[TLP:AMBER] `, a category with the TLP scheme names it, and the content opens
+with the label and who it may be shared with (`sharing_text`, the same sentence as the note's page).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from kb.site.catalog import EMPTY_SINCE, Note
 
 TAG_YEAR = 2026  # the date in every tag: id; never change it, or every subscriber sees every item again
 FEED_LIMIT = 50
+TLP_SCHEME = "https://www.first.org/tlp/"  # the category scheme (Atom) or domain (RSS) of the TLP label
 FORMATS = {"atom": "application/atom+xml; charset=utf-8", "rss": "application/rss+xml; charset=utf-8"}
 
 
@@ -33,6 +38,24 @@ class FeedItem:
     note: Note
     changes: Sequence[str]
     url: str
+    sharing: str = ""  # who may read the note, in words (`sharing_text`)
+
+
+def tlp_label(tlp: str) -> str:
+    """FIRST's words for a TLP value: 'amber+strict' -> 'TLP:AMBER+STRICT'."""
+    return tx.TLP[tlp]
+
+
+def sharing_text(tlp: str, share_with: Sequence[str], green_community: str) -> str:
+    """Who a note may be shared with, in one sentence (the note's page says the same)."""
+    if tlp == "clear":
+        return "This note may be shared freely, without restriction."
+    if tlp == "green":
+        return f"Share only within the community: {green_community}. Do not publish."
+    if tlp in ("amber", "amber+strict"):
+        only = " (that organisation only)" if tlp == "amber+strict" else ""
+        return f"Share only within: {', '.join(share_with)}{only}."
+    return "For the named recipients only."
 
 
 def tag_id(base_url: str, name: str) -> str:
@@ -42,9 +65,11 @@ def tag_id(base_url: str, name: str) -> str:
 
 
 def item_html(item: FeedItem) -> str:
-    """The item's content: what changed, the summary, and the highest risks."""
+    """The item's content: its TLP marking, what changed, the summary, and the highest risks."""
     e = item.note.entry
-    parts = ["<p><strong>What changed:</strong></p><ul>"]
+    sharing = f" {escape(item.sharing)}" if item.sharing else ""
+    parts = [f"<p><strong>{escape(tlp_label(e.tlp))}</strong>{sharing}</p>"]
+    parts.append("<p><strong>What changed:</strong></p><ul>")
     parts += [f"<li>{escape(change)}</li>" for change in item.changes]
     parts.append(f"</ul><p>{escape(e.summary)}</p>")
     if e.risks:
@@ -92,16 +117,18 @@ def render(
         fe = fg.add_entry(order="append")
         fe.id(tag_id(base_url, note.slug))
         fe.guid(tag_id(base_url, note.slug), permalink=False)
-        fe.title(e.title)
+        label = tlp_label(e.tlp)
+        fe.title(f"[{label}] {e.title}")
         fe.link(href=item.url, rel="alternate", type="text/html")
         fe.updated(note.updated)
         fe.published(note.first_seen)
         fe.pubDate(note.updated)
         if kind == "atom":
-            fe.summary(e.summary)
+            fe.summary(f"[{label}] {e.summary}")
             fe.content(item_html(item), type="html")
         else:
             fe.description(item_html(item))
+        fe.category(term=label, label=label, scheme=TLP_SCHEME)
         for tag in e.tags:
             fe.category(term=tag, label=tx.label({}, tag))
     return fg.atom_str(pretty=True) if kind == "atom" else fg.rss_str(pretty=True)

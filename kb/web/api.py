@@ -1,4 +1,8 @@
-"""The JSON API: /api/entries, /api/entries/<slug>, /api/search?q=. Same sharing rule as the pages."""
+"""The JSON API: /api/entries, /api/entries/<slug>, /api/search?q=. Same sharing rule as the pages.
+
+Every note object carries `tlp` (the value, `amber`) and `tlp_label` (FIRST's words, `TLP:AMBER`),
+so the marking travels with every copy.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from kb.errors import QueryError
 from kb.model.serial import entry_to_dict
 from kb.site.catalog import FACET_KINDS, Note
+from kb.site.feedout import tlp_label
 from kb.web import common
 from kb.web.common import conditional
 from kb.web.search import page_number, refinements
@@ -32,6 +37,7 @@ def _summary(note: Note) -> dict[str, Any]:
         "url": url_for("pages.entry", slug=e.slug, _external=True),
         "api_url": url_for("api.entry", slug=e.slug, _external=True),
         "tlp": e.tlp,
+        "tlp_label": tlp_label(e.tlp),
         "category": e.category,
         "horizon": e.horizon,
         "maturity": e.maturity,

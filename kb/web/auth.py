@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired, Length
 
 from kb.accounts import Accounts, RateLimited, User
 from kb.model.access import ANONYMOUS, Reader
-from kb.web.state import state
+from kb.web.state import catalog, state
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -152,7 +152,9 @@ def account():  # type: ignore[no-untyped-def]
         flash("Your private feed address has changed. The old address no longer works.")
         return redirect(url_for("auth.account"))
     user = accounts().get(user.id)
-    return render_template("account.html", user=user)
+    # The sectors and tags with notes this user may read: each has a private feed (kb.web.feeds_out).
+    facets = {kind: catalog().facets(user.reader, kind) for kind in ("sector", "tag")}
+    return render_template("account.html", user=user, facets=facets)
 
 
 def secret_key(var_dir: Path) -> str:

@@ -2,13 +2,17 @@
 
 Feed bytes are built once per change of what the reader may see (the catalogue's token) and
 served with an ETag, so an unchanged feed is a 304 and costs nothing to build.
+
+A partner's private feeds, `/feeds/private/TOKEN/all.atom` and `/feeds/private/TOKEN/sectors/X.rss`
+(or `tags/`), carry what that partner may read, with no cookie: a feed reader has none. The token
+is the only key; changing it on the account page (or disabling the user) stops every one of them.
 """
 
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, g, request, url_for
 
 from kb.site import feedout
 from kb.site.catalog import Note, facet_label
@@ -34,15 +38,25 @@ def by_facet(segment: str, value: str, fmt: str) -> Response:
 @bp.get("/feeds/private/<token>/all.<any(atom, rss):fmt>")
 def private_notes(token: str, fmt: str) -> Response:
     """A partner's own feed of every note they may read. The token is secret and revocable."""
-    from flask import g
+    _read_as_owner(token)
+    return _feed(fmt, None, None)
 
+
+@bp.get("/feeds/private/<token>/<any(sectors, tags):segment>/<value>.<any(atom, rss):fmt>")
+def private_by_facet(token: str, segment: str, value: str, fmt: str) -> Response:
+    """A partner's own feed of one sector or tag: the notes of it they may read, no cookie needed."""
+    _read_as_owner(token)
+    return _feed(fmt, BROWSE[segment], value)
+
+
+def _read_as_owner(token: str) -> None:
+    """Read this request as the private feed's owner; an unknown or revoked token is 'not found'."""
     from kb.web.auth import accounts
 
     user = accounts().by_feed_token(token)
     if user is None:
         abort(404)
     g.feed_reader = user.reader
-    return _feed(fmt, None, None)
 
 
 def _feed(fmt: str, kind: str | None, value: str | None) -> Response:
@@ -62,7 +76,15 @@ def _feed(fmt: str, kind: str | None, value: str | None) -> Response:
     self_url = request.base_url
 
     def build() -> bytes:
-        items = [feedout.FeedItem(n, cat.changes(reader, n), _note_url(n)) for n in notes]
+        items = [
+            feedout.FeedItem(
+                n,
+                cat.changes(reader, n),
+                _note_url(n),
+                feedout.sharing_text(n.tlp, n.share_with, site.green_community),
+            )
+            for n in notes
+        ]
         return feedout.render(
             items,
             kind=fmt,

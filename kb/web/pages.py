@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
@@ -11,8 +12,10 @@ from werkzeug.exceptions import HTTPException
 from kb.errors import Busy
 from kb.model import taxonomy as tx
 from kb.site import charts
-from kb.site.catalog import FACET_KINDS, facet_label
+from kb.site.catalog import FACET_KINDS, Note, facet_label
+from kb.site.feedout import sharing_text, tlp_label
 from kb.web import common
+from kb.web.auth import signed_in_user
 from kb.web.common import conditional
 from kb.web.state import catalog, cfg
 
@@ -42,6 +45,7 @@ def home():  # type: ignore[no-untyped-def]
             sectors=cat.facets(reader, "sector"),
             total=len(cat.notes(reader)),
             overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
+            tlp_of={n.slug: n.tlp for n in cat.notes(reader)},  # for the radar table's rows
         )
 
     return conditional(("home", cat.token(reader), today), cat.last_modified(reader), render)
@@ -82,7 +86,7 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
             feed_facets=[(kind, value) for kind in FEED_KINDS for value in note.values(kind)],
         )
 
-    parts = ("entry", slug, note.version, [(r.slug, r.version) for r in related], today)
+    parts = ("entry", slug, note.version, [(r.slug, r.version) for r in related], today, _feed_key())
     return conditional(parts, max([note.updated] + [r.updated for r in related]), render)
 
 
@@ -123,7 +127,8 @@ def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
             overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
         )
 
-    return conditional(("browse", kind, value, cat.token(reader), today), cat.last_modified(reader, notes), render)
+    parts = ("browse", kind, value, cat.token(reader), today, _feed_key())
+    return conditional(parts, cat.last_modified(reader, notes), render)
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -190,7 +195,46 @@ def facet_url(kind: str, value: str) -> str:
     return url_for("pages.browse", segment=SEGMENT[kind], value=value)
 
 
+TLP_ORDER = ("clear", "green", "amber", "amber+strict", "red")  # least to most restricted
+
+
+def strictest_tlp(notes: Iterable[Note | str]) -> str:
+    """The most restricted TLP among the notes (or TLP values); '' for none. A printed list is marked with it."""
+    found = {n if isinstance(n, str) else n.tlp for n in notes}
+    return next((tlp for tlp in reversed(TLP_ORDER) if tlp in found), "")
+
+
+PRINT_PATTERNS = {"high": "cross-hatched", "medium": "diagonal lines", "low": "dotted"}  # print.css's patterns
+
+
+def matrix_key() -> list[dict[str, Any]]:
+    """The risk matrix's bands, highest first: name, scores, the cells' fill, and the pattern in print."""
+    key, top = [], 25
+    for name, floor, _strong, pale in charts.BANDS:
+        key.append({"name": name, "low": max(floor, 1), "high": top, "fill": pale, "pattern": PRINT_PATTERNS[name]})
+        top = floor - 1
+    return key
+
+
+def facet_feed_url(kind: str, value: str, fmt: str) -> str:
+    """A sector's or tag's feed. Signed in, the reader's private feed: it works in a feed reader,
+    which has no cookie; a public feed would show only TLP:CLEAR notes there, or be 'not found'."""
+    user = signed_in_user()
+    if user is None:
+        return url_for("feeds_out.by_facet", segment=SEGMENT[kind], value=value, fmt=fmt)
+    return url_for(
+        "feeds_out.private_by_facet", token=user.feed_token, segment=SEGMENT[kind], value=value, fmt=fmt, _external=True
+    )
+
+
+def _feed_key() -> str:
+    """Part of the ETag of a page that shows private feed links: a changed token changes the page."""
+    user = signed_in_user()
+    return user.feed_token if user else ""
+
+
 def register_template_helpers(app: Flask) -> None:
+    green_community = app.extensions["kb"].cfg.site.green_community
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(charts.band, "band")
     app.jinja_env.globals.update(  # globals, so imported macros see them too
@@ -202,6 +246,11 @@ def register_template_helpers(app: Flask) -> None:
         segment_of=SEGMENT,
         browse_titles=BROWSE_TITLES,
         site_title=cfg_title(app),
+        tlp_label=tlp_label,
+        strictest_tlp=strictest_tlp,
+        facet_feed_url=facet_feed_url,
+        matrix_key=matrix_key(),
+        sharing=lambda note: sharing_text(note.tlp, note.share_with, green_community),
     )
 
     @app.context_processor

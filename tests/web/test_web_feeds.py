@@ -60,7 +60,7 @@ def test_feeds_per_sector_and_tag(client):  # noqa: F811
     _, prisons = parse(client, "/feeds/sectors/prisons.atom")
     assert sorted(slugs(prisons)) == ["overdue-cameras", "prison-drones"]  # not the AMBER prisons note
     _, firearms = parse(client, "/feeds/tags/firearms.rss")
-    assert [e.title for e in firearms.entries] == ["3D-printed firearms"]
+    assert [e.title for e in firearms.entries] == ["[TLP:CLEAR] 3D-printed firearms"]
     _, drones = parse(client, "/feeds/tags/drones.atom")
     assert slugs(drones) == ["prison-drones"]
     assert client.get("/feeds/tags/no-such-tag.atom").status_code == 404
