@@ -171,7 +171,7 @@ def serve(feeds: int, items: int, port_file: Path) -> None:
 
 
 def run(feeds: int, items: int) -> int:
-    from kb.feeds.poller import Poller
+    from kb.watch import open_poller
     from kb.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-poll-") as tmp:
@@ -207,7 +207,7 @@ def run(feeds: int, items: int) -> int:
                 f"{feeds} feeds x {items} items on 127.0.0.1:{port}; {len(list((root / 'entries').glob('*.md')))} entries"
             )
             try:
-                with Poller(ws) as poller:
+                with open_poller(ws) as poller:
                     for label in ("first poll", "second poll"):
                         report = poller.poll()
                         new = len(report.new_ids)

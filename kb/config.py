@@ -1,7 +1,8 @@
 """Settings from `config.toml`, with defaults that work when the file is absent.
 
-Paths in the file are resolved against the folder that holds it. Every problem is
-reported at once, by key, in one `ConfigError`.
+Paths in the file are resolved against the folder that holds it. Every value is checked
+where it is read (type, range, text, folders), and every problem is reported at once, by
+key, in one `ConfigError`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
 
@@ -77,6 +79,16 @@ class Config:
         return self.var_dir / "index"
 
     @property
+    def state_path(self) -> Path:
+        """What nothing else can recreate: accounts, audit log, feed state and items, triage, entry versions."""
+        return self.var_dir / "state.sqlite"
+
+    @property
+    def cache_path(self) -> Path:
+        """The rows derived from entries/ (`kb index --rebuild` makes them again)."""
+        return self.var_dir / "cache.sqlite"
+
+    @property
     def feeds_file(self) -> Path:
         return self.feeds_dir / "feeds.yaml"
 
@@ -89,70 +101,172 @@ class Config:
 
 
 _SECTIONS = {"feeds": FeedSettings, "suggest": SuggestSettings, "site": SiteSettings, "accounts": AccountSettings}
-_TOP = {"entries_dir": str, "feeds_dir": str, "var_dir": str, "review_days": int}
+_TOP = {"entries_dir": "entries", "feeds_dir": "feeds", "var_dir": "var", "review_days": 365}  # [kb]: key -> default
+_PATHS = ("entries_dir", "feeds_dir", "var_dir")
+_TEXT_MAX = 500  # characters in any text setting
+_BAD = object()  # a value that was refused
 
 
-def _check_section(name: str, cls: type, raw: Any, errors: list[str]) -> Any:
+@dataclass(frozen=True)
+class Bound:
+    """The range a number setting must fall in (`above`: strictly more than `low`)."""
+
+    low: float
+    high: float
+    unit: str = ""
+    above: bool = False
+
+    def admits(self, value: float) -> bool:
+        return (self.low < value if self.above else self.low <= value) and value <= self.high  # NaN fails both
+
+    def __str__(self) -> str:
+        low, high = (int(v) if float(v).is_integer() else v for v in (self.low, self.high))
+        return f"more than {low} and at most {high}{self.unit}" if self.above else f"from {low} to {high}{self.unit}"
+
+
+_SECONDS = Bound(0, 600, " seconds", above=True)
+_MINUTES = Bound(1, 7 * 24 * 60, " minutes (a week)")
+BOUNDS: dict[str, Bound] = {  # every int and float setting has one (a test checks)
+    "kb.review_days": Bound(1, 3650, " days"),
+    "site.per_page": Bound(1, 200),
+    "feeds.connect_timeout": _SECONDS,
+    "feeds.read_timeout": _SECONDS,
+    "feeds.total_timeout": _SECONDS,
+    "feeds.parse_timeout": _SECONDS,
+    "feeds.max_bytes": Bound(1024, 1024**3, " bytes (1 KiB to 1 GiB)"),
+    "feeds.max_redirects": Bound(0, 20),
+    "feeds.concurrency": Bound(1, 64),
+    "feeds.default_interval": _MINUTES,
+    "feeds.max_backoff": _MINUTES,
+    "suggest.update_threshold": Bound(0, 1),
+    "suggest.min_keyword_hits": Bound(1, 100),
+    "suggest.topic_window_days": Bound(1, 365, " days"),
+    "suggest.topic_min_items": Bound(2, 1000),
+    "suggest.topic_min_feeds": Bound(1, 1000),
+}
+
+
+def _show(value: Any) -> str:
+    """A value as a message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _name(key: str) -> str:
+    """A key as a message shows it (TOML allows any text in quotes as a key)."""
+    return key if key.isprintable() and len(key) <= 40 else _show(key)
+
+
+def _text_problem(key: str, value: str) -> str | None:
+    if not value.isprintable():
+        return "must not contain control characters (tabs, new lines and the like)"
+    if len(value) > _TEXT_MAX:
+        return f"is {len(value)} characters long; at most {_TEXT_MAX}"
+    if key in ("site.title", "site.base_url", "feeds.user_agent") and not value.strip():
+        return "must not be empty"
+    if key == "feeds.user_agent" and not value.isascii():
+        return "must be ASCII text (it is sent in an HTTP header)"
+    if key == "site.base_url":
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"must be an http:// or https:// address such as https://kb.example.org, got {_show(value)}"
+    return None
+
+
+def _setting(key: str, value: Any, default: Any, errors: list[str]) -> Any:
+    """`value` as the setting's type, in its range; `_BAD` (and a problem in `errors`) if it is not."""
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        errors.append(f"{key}: expected {expected.__name__}, got {_show(value)}")
+        return _BAD
+    problem = None
+    if expected in (int, float) and key in BOUNDS and not BOUNDS[key].admits(value):
+        problem = f"must be {BOUNDS[key]}, got {_show(value)}"
+    elif expected is str:
+        problem = _text_problem(key, value)
+    if problem:
+        errors.append(f"{key}: {problem}")
+        return _BAD
+    return value
+
+
+def _table(name: str, raw: Any, defaults: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """The good values of one table (`[name]`), every problem added to `errors`."""
     if not isinstance(raw, dict):
-        errors.append(f"[{name}] must be a table")
-        return cls()
-    known = {f.name: f for f in fields(cls)}
+        errors.append(f"[{name}] must be a table (a [{name}] line, then 'key = value' lines), got {_show(raw)}")
+        return {}
     values = {}
     for key, value in raw.items():
-        if key not in known:
-            errors.append(f"{name}.{key}: unknown setting (known: {', '.join(sorted(known))})")
+        if key not in defaults:
+            errors.append(f"{name}.{_name(key)}: unknown setting (known: {', '.join(sorted(defaults))})")
             continue
-        default = getattr(cls(), key)
-        expected = type(default)
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not expected:
-            errors.append(f"{name}.{key}: expected {expected.__name__}, got {value!r}")
-            continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            errors.append(f"{name}.{key}: must not be negative, got {value!r}")
-            continue
-        values[key] = value
-    return cls(**values)
+        value = _setting(f"{name}.{key}", value, defaults[key], errors)
+        if value is not _BAD:
+            values[key] = value
+    return values
+
+
+def _folder(root: Path, key: str, value: str, errors: list[str]) -> Path:
+    """A folder setting resolved against `root`; it may be missing (it is made), but not be a file."""
+    try:
+        path = (root / value).resolve()
+        blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name the system refuses
+        errors.append(f"kb.{key}: {_show(value)} cannot be used as a folder ({exc})")
+        return root
+    if blocker is not None and not blocker.is_dir():
+        where = "" if blocker == path else f" ({blocker} is a file)"
+        errors.append(f"kb.{key}: {path} is not a folder{where}; point {key} at a folder (it is made if missing)")
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the file ({exc.strerror}); config.toml must be a readable file"
+        ) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: the file is not UTF-8 text; save it as UTF-8") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
 
 
 def load(root: Path | str | None = None) -> Config:
-    """Read `config.toml` in `root` (default: $KB_ROOT or the current folder)."""
+    """Read `config.toml` in `root` (default: $KB_ROOT or the current folder).
+
+    Every value is checked where it is read: its type, its range (`BOUNDS`), text without
+    control characters, folders that are not files. All problems are reported at once, by key.
+    """
     root = Path(root or os.environ.get("KB_ROOT") or ".").resolve()
     path = root / CONFIG_NAME
-    raw: dict[str, Any] = {}
-    if path.exists():
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}; fix the TOML syntax") from exc
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such folder; give --root (or $KB_ROOT) the folder that holds {CONFIG_NAME}")
+    raw = _read(path)
     errors: list[str] = []
-    top = dict(raw.pop("kb", {}))
-    values: dict[str, Any] = {}
-    for key, value in top.items():
-        if key not in _TOP:
-            errors.append(f"kb.{key}: unknown setting (known: {', '.join(sorted(_TOP))})")
-        elif type(value) is not _TOP[key]:
-            errors.append(f"kb.{key}: expected {_TOP[key].__name__}, got {value!r}")
-        else:
-            values[key] = value
+    top = _table("kb", raw.pop("kb", {}), _TOP, errors)
     sections = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
-            errors.append(f"[{name}]: unknown section (known: kb, {', '.join(_SECTIONS)})")
+            errors.append(f"[{_name(name)}]: unknown section (known: kb, {', '.join(_SECTIONS)})")
             continue
-        sections[name] = _check_section(name, _SECTIONS[name], value, errors)
+        cls = _SECTIONS[name]
+        sections[name] = cls(**_table(name, value, {f.name: getattr(cls(), f.name) for f in fields(cls)}, errors))
+    folders = {key: _folder(root, key, top.get(key, _TOP[key]), errors) for key in _PATHS}
     if errors:
         raise ConfigError(f"{path}: " + "; ".join(errors))
-
-    def resolve(key: str, default: str) -> Path:
-        return (root / values.get(key, default)).resolve()
-
-    return Config(
-        root=root,
-        entries_dir=resolve("entries_dir", "entries"),
-        feeds_dir=resolve("feeds_dir", "feeds"),
-        var_dir=resolve("var_dir", "var"),
-        review_days=values.get("review_days", 365),
-        **sections,
-    )
+    return Config(root=root, review_days=top.get("review_days", _TOP["review_days"]), **folders, **sections)

@@ -1,14 +1,25 @@
-"""Walk `entries/` into the database and the search index.
+"""Walk `entries/` into the cache database and the search index.
 
 Incremental: a file whose size and modification time are unchanged is not read; one whose
 bytes are unchanged is not parsed. A broken file is skipped with its problems logged, and
 the rest of the knowledge base goes on (as Pelican's generators do).
+
+A rebuild (`kb index --rebuild`, a first index, or an index that is empty or cannot be opened)
+builds a new index in a folder beside the live one, swaps it in with one rename, then replaces
+every derived row in one transaction: the site serves the old index and rows until then, and a
+rebuild that is killed leaves them serving. A rebuild touches only the cache (`cache.sqlite`,
+`index/`): the state (accounts, feed items, decisions, entry versions) is read, never cleared.
+
+Every run holds the entries folder's write lock (`kb.files.lock`), and starts by clearing what
+killed processes left (`kb.store.housekeeping`): temporary files in `entries/`, the folders of an
+unfinished rebuild, and an index write lock still held for a process that is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +27,21 @@ from pathlib import Path
 from typing import Any
 
 from kb.config import Config
-from kb.errors import Problem
+from kb.errors import KbError, Problem
 from kb.feeds import items
 from kb.feeds import listfile as feedlist
-from kb.index.search import Index, entry_document
+from kb.files.lock import write_lock
+from kb.index.search import WRITE_WAIT, Index, entry_document
 from kb.model.entry import Entry, check_related, content_hash, read_entry
 from kb.store import Store
+from kb.store.housekeeping import (
+    build_folder,
+    index_write_lock,
+    stale_builds,
+    stale_index_lock,
+    stale_temp_files,
+    swap_in,
+)
 from kb.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -52,7 +72,7 @@ def entry_files(entries_dir: Path) -> list[Path]:
 
 
 def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
-    """Read every entry file (no database, no index) and return the good entries and every problem."""
+    """Read every entry file and `synonyms.yaml` (no database, no index); return the good entries and every problem."""
     entries: list[Entry] = []
     problems: list[Problem] = []
     for path in entry_files(cfg.entries_dir):
@@ -63,6 +83,10 @@ def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
     known = {p.stem for p in entry_files(cfg.entries_dir)}
     for entry in entries:
         problems.extend(check_related(entry, known, Path(cfg.display(entry.path))))
+    from kb.model import synonyms  # the search's synonyms file, staff-edited beside the entries
+
+    path = cfg.entries_dir / synonyms.FILE_NAME
+    problems.extend(synonyms.read(path, Path(cfg.display(path)))[1])
     return entries, problems
 
 
@@ -70,8 +94,34 @@ def update_index(
     ws: Workspace, *, rebuild: bool = False, on_file: Callable[[Path], None] | None = None, parallel: bool = True
 ) -> SyncReport:
     """Bring a workspace's database and index up to date with its `entries/` folder."""
-    ws.index, report = sync(ws.cfg, ws.store, ws.index, rebuild=rebuild, on_file=on_file, parallel=parallel)
+    with write_lock(ws.cfg.entries_dir):
+        clean_up(ws.cfg)
+        ws.index, report = sync(ws.cfg, ws.store, ws.index, rebuild=rebuild, on_file=on_file, parallel=parallel)
     return report
+
+
+def clean_up(cfg: Config) -> list[str]:
+    """Remove what killed processes left; call holding the entries write lock. Returns what was removed."""
+    removed: list[str] = []
+    for path in stale_temp_files(cfg.entries_dir):
+        path.unlink(missing_ok=True)
+        removed.append(cfg.display(path))
+    builds = stale_builds(cfg.index_dir)
+    if not cfg.index_dir.exists():  # killed between the two renames of a swap: the old index is back
+        for old in (p for p in reversed(builds) if ".old-" in p.name):
+            os.rename(old, cfg.index_dir)
+            builds.remove(old)
+            break
+    for path in builds:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(cfg.display(path))
+    stale = stale_index_lock(cfg.index_dir)
+    if stale:
+        stale[0].unlink(missing_ok=True)
+        removed.append(f"{cfg.display(stale[0])} (held for process {stale[1]}, which is gone)")
+    for what in removed:
+        log.warning("removed %s, left by a process that was killed", what)
+    return removed
 
 
 @dataclass
@@ -100,55 +150,103 @@ def sync(
     The order makes a crash at any point harmless: files are read, the index is committed,
     and only then are the rows (with each file's size, time and hash) committed. A run that
     dies before the rows leaves the files looking changed, so the next run does both again.
-    `parallel` allows a first index of many entries to be written by two processes.
+    `parallel` allows a new index of many entries to be written by two processes.
     """
     report = SyncReport()
-    if not rebuild and store.slugs() and idx.doc_count() == 0:
-        log.warning("the search index is empty but the database is not: rebuilding both")
-        rebuild = True
+    if not rebuild:
+        rebuild = _needs_rebuild(store, idx)
     if rebuild:
-        idx = _start_over(store, idx)
+        return _rebuild(cfg, store, idx, report, on_file, parallel), report
     states = store.file_states()
     to_read, gone = _changed_files(cfg, store, states, report, on_file)
     if not to_read and not gone:
         return idx, report
-    fresh = rebuild or idx.doc_count() == 0
-    # A first index of many entries is written by two processes, each making its own segment,
-    # while this one goes on reading files; only from a single-threaded process (a command),
-    # where forking is safe.
-    parallel = parallel and fresh and len(to_read) >= PARALLEL_FROM and threading.active_count() == 1
-    procs = min(2, os.cpu_count() or 1) if parallel else 1
     removed = [states[name]["slug"] for name in gone]
-    with idx.writer(bulk=len(to_read) > 100, procs=procs) as w:
-        parsed = _parse(cfg, to_read, report, on_file, w if fresh else None)
-        good = [r.entry for r in parsed if r.entry is not None]
-        if fresh:  # feed items live only in the database; put them back in a new index
-            feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
-            tags = items.feed_tags(store, feeds)
-            items.mark_indexed(store, items.index_pending(store, w, fresh=True, tags_by_feed=tags))
-        else:
-            for slug in removed + [r.path.stem for r in parsed if r.entry is None]:
-                w.delete(f"entry:{slug}")
-            for entry in good:
-                w.put(**entry_document(entry))
+    with idx.writer(bulk=len(to_read) > 100) as w:
+        parsed = _parse(cfg, to_read, report, on_file, None)
+        for slug in removed + [r.path.stem for r in parsed if r.entry is None]:
+            w.delete(f"entry:{slug}")
+        for r in parsed:
+            if r.entry is not None:
+                w.put(**entry_document(r.entry))
     _record(cfg, store, parsed, gone, states, report)
     report.removed.extend(removed)
-    known = store.slugs()
-    for entry in good:
-        report.problems.extend(check_related(entry, known, Path(cfg.display(entry.path))))
-    if procs > 1 and idx.count("entry") != len(good):
-        # Whoosh leaves out, without a word, the documents of an indexing process that died
-        log.error("a search indexing process failed; indexing everything again in this one")
-        return sync(cfg, store, idx, rebuild=True, parallel=False)
+    _check_links(cfg, store, parsed, report)
     return idx, report
 
 
-def _start_over(store: Store, idx: Index) -> Index:
-    store.clear_entries()
-    idx.close()
-    new = Index.recreate(idx.path)
-    store.db.execute("UPDATE feed_items SET indexed = 0")  # the new index has no feed items either
-    return new
+def _needs_rebuild(store: Store, idx: Index) -> bool:
+    """Whether the index must be built anew: it cannot be opened, or it is empty when it should not be."""
+    try:
+        if idx.doc_count():
+            return False
+    except KbError as exc:
+        log.warning("%s: rebuilding it", str(exc).split("; run kb index")[0])
+        return True
+    if store.slugs() or store.db.execute("SELECT 1 FROM feed_items LIMIT 1").fetchone():
+        log.warning("the search index is empty but the database is not: rebuilding it")
+        return True
+    return not store.file_states()  # a first index
+
+
+def _rebuild(
+    cfg: Config,
+    store: Store,
+    idx: Index,
+    report: SyncReport,
+    on_file: Callable[[Path], None] | None,
+    parallel: bool,
+) -> Index:
+    """Build a new index beside the live one and swap it in, then replace every derived row in
+    one transaction. The live index's write lock is held meanwhile, so that nothing written to
+    it (feed items from the poller) is lost in the swap."""
+    before = store.file_states()
+    to_read, _ = _changed_files(cfg, store, {}, report, on_file)
+    # A new index of many entries is written by two processes, each making its own segment, while
+    # this one goes on reading files; only from a single-threaded process (a command), where
+    # forking is safe. The indexing processes die with this one (kb.index.search._MortalWriter).
+    parallel = parallel and len(to_read) >= PARALLEL_FROM and threading.active_count() == 1
+    procs = min(2, os.cpu_count() or 1) if parallel else 1
+    feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
+    tags = items.feed_tags(store, feeds)
+    with index_write_lock(idx.path, WRITE_WAIT):
+        item_ids = [row[0] for row in store.db.execute("SELECT id FROM feed_items ORDER BY id")]
+        build = Index(build_folder(idx.path))
+        try:
+            with build.writer(bulk=len(to_read) > 100, procs=procs) as w:
+                parsed = _parse(cfg, to_read, report, on_file, w)
+                items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
+            good = [r.entry for r in parsed if r.entry is not None]
+            if procs > 1 and build.count("entry") != len(good):
+                # Whoosh leaves out, without a word, the documents of an indexing process that died
+                log.error("a search indexing process failed; indexing everything again in this one")
+                build.close()
+                shutil.rmtree(build.path)
+                build = Index(build_folder(idx.path))
+                with build.writer(bulk=len(good) > 100) as w:
+                    for entry in good:
+                        w.add(**entry_document(entry))
+                    items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
+            build.close()
+            idx.close()
+            swap_in(build.path, idx.path)
+        except BaseException:
+            build.close()
+            shutil.rmtree(build.path, ignore_errors=True)
+            raise
+    _record(cfg, store, parsed, [], {}, report, clear=True)
+    items.mark_indexed(store, item_ids)
+    kept = {r.path.name for r in parsed}
+    report.removed.extend(state["slug"] for name, state in before.items() if name not in kept)
+    _check_links(cfg, store, parsed, report)
+    return Index(idx.path)
+
+
+def _check_links(cfg: Config, store: Store, parsed: list[_Read], report: SyncReport) -> None:
+    known = store.slugs()
+    for r in parsed:
+        if r.entry is not None:
+            report.problems.extend(check_related(r.entry, known, Path(cfg.display(r.entry.path))))
 
 
 def _changed_files(
@@ -202,13 +300,22 @@ def _parse(
 
 
 def _record(
-    cfg: Config, store: Store, parsed: list[_Read], gone: list[str], states: dict[str, dict], report: SyncReport
+    cfg: Config,
+    store: Store,
+    parsed: list[_Read],
+    gone: list[str],
+    states: dict[str, dict],
+    report: SyncReport,
+    clear: bool = False,
 ) -> None:
     """The rows of every changed file, in one transaction (in autocommit mode each statement
-    would commit on its own, which made a full index ~10x slower)."""
+    would commit on its own, which made a full index ~10x slower); with `clear`, every derived
+    row is replaced (a rebuild), in the same transaction."""
     with store.db.conn:
         if not store.db.conn.in_transaction:
             store.db.execute("BEGIN IMMEDIATE")
+        if clear:
+            store.clear_entries()
         for name in gone:
             store.delete_entry(states[name]["slug"])
             store.forget_file(name)

@@ -1,4 +1,4 @@
-"""One knowledge base opened: its settings, its database and its search index."""
+"""One knowledge base opened: its settings, its databases (state and cache) and its search index."""
 
 from __future__ import annotations
 
@@ -18,9 +18,16 @@ class Workspace:
     index: Index
 
     @classmethod
-    def open(cls, root: Path | str | None = None, cfg: Config | None = None) -> Workspace:
+    def open(cls, root: Path | str | None = None, cfg: Config | None = None, *, rebuild: bool = False) -> Workspace:
+        """Open the knowledge base. The index is opened at its first use, not here.
+
+        `rebuild` (for `kb index --rebuild`) checks the cache database and makes a new one if it
+        is damaged, instead of refusing it; the index is rebuilt beside the old one, which is
+        never opened. A pre-split `var/kb.sqlite` is split into state and cache on the first open.
+        """
         cfg = cfg or _config.load(root)
-        return cls(cfg, Store.open(cfg.db_path), Index(cfg.index_dir))
+        store = Store.open(cfg.state_path, cfg.cache_path, legacy=cfg.db_path, repair_cache=rebuild)
+        return cls(cfg, store, Index(cfg.index_dir))
 
     def close(self) -> None:
         self.index.close()

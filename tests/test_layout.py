@@ -18,7 +18,7 @@ LAYERS = [
     ["kb.workspace"],  # cfg + store + index
     ["kb.feeds", "kb.accounts"],
     ["kb.suggest"],
-    ["kb.sync"],  # entries/ -> store + index (and feed items into a new index)
+    ["kb.sync", "kb.backup", "kb.doctor"],  # entries/ -> store + index; state backups; checks of var/
     ["kb.triage", "kb.watch"],  # decisions on suggestions; poll -> suggest
     ["kb.site"],  # framework-free read models
     ["kb.scheduler"],

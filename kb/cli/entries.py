@@ -1,4 +1,5 @@
-"""`kb init`, `kb new`, `kb validate`, `kb index`, `kb search`, `kb show`: the entries side."""
+"""`kb init`, `kb new`, `kb validate`, `kb index`, `kb search`, `kb show`: the entries side;
+`kb backup`, `kb restore` and `kb doctor`: keeping what is under var/ safe and sound."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from kb.cli.context import Context, pass_ctx, progress
 from kb.errors import KbError
+from kb.index.search import Results
 from kb.model import taxonomy as tx
 from kb.sync import update_index
 from kb.workspace import Workspace
@@ -16,7 +18,7 @@ from kb.workspace import Workspace
 
 def register(main: click.Group) -> None:
     """Add the entry commands to `main`."""
-    for command in (init, new, validate, index, search, show):
+    for command in (init, new, validate, index, search, show, backup, restore, doctor):
         main.add_command(command)
 
 
@@ -65,13 +67,29 @@ def validate(c: Context) -> None:
 
 
 @click.command()
-@click.option("--rebuild", is_flag=True, help="Start over: drop the derived rows and the search index.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the search index and the cache rows again from nothing (also repairs a damaged cache or index).",
+)
 @pass_ctx
 def index(c: Context, rebuild: bool) -> None:
-    """Bring the database and search index up to date with entries/ (only changed files are read)."""
+    """Bring the cache database and search index up to date with entries/ (only changed files are read).
+
+    --rebuild builds a new index beside the live one and swaps it in, then replaces the cache
+    rows in one transaction; accounts, the audit log, feed items and triage decisions are kept.
+    """
+    ws = Workspace.open(c.root, rebuild=True) if rebuild else c.ws
+    try:
+        _index(ws, rebuild)
+    finally:
+        if rebuild:
+            ws.close()
+
+
+def _index(ws: Workspace, rebuild: bool) -> None:
     from kb.sync import entry_files
 
-    ws = c.ws
     files = entry_files(ws.cfg.entries_dir)
     with progress(len(files), "Indexing") as step:
         report = update_index(ws, rebuild=rebuild, on_file=lambda _p: step(1))
@@ -116,6 +134,9 @@ def search(c: Context, query: tuple[str, ...], limit: int, public: bool, as_json
                 {
                     "query": text,
                     "total": results.total,
+                    "all_words": results.complete,  # the first this many have every word; the rest some
+                    "corrected": results.corrected or None,  # searched instead: the typed query found nothing
+                    "suggestion": results.suggestion or None,  # "did you mean"
                     "results": [
                         {
                             "slug": h.slug,
@@ -133,14 +154,43 @@ def search(c: Context, query: tuple[str, ...], limit: int, public: bool, as_json
         )
         return
     if not results.hits:
-        click.echo(f"no entries match {text!r}")
+        click.echo(
+            f"no entries match {text!r}" + (f"; did you mean {results.suggestion!r}?" if results.suggestion else "")
+        )
         return
-    click.echo(f"{results.total} result{'s' * (results.total != 1)} for {text!r}")
+    for line in _notes(text, results):
+        click.echo(line)
     for h in results.hits:
         status = h.fields.get("status")
         badge = f"[{tx.TLP.get(h.fields.get('tlp', ''), '')}{'' if status == 'published' else ', ' + status}]"
         click.echo(f"\n{click.style(h.title, bold=True)}  {h.slug}  {badge}")
         click.echo("  " + _terminal(h.snippet))
+
+
+def _notes(text: str, results: Results) -> list[str]:
+    """What `kb search` says above the hits: how many, for what, and whether all the words matched."""
+    count = f"{results.total} result{'s' * (results.total != 1)}"
+    lines = [
+        f"no entries match {text!r}; {count} for {results.corrected!r}"
+        if results.corrected
+        else f"{count} for {text!r}"
+    ]
+    if results.suggestion:
+        lines.append(f"did you mean {results.suggestion!r}?")
+    if results.partial:
+        lines.append(
+            "showing results for some of your words: "
+            + (
+                _first(results.complete) + " them all, the others only some"
+                if results.complete
+                else "no entry has them all"
+            )
+        )
+    return lines
+
+
+def _first(n: int) -> str:
+    return "the first has" if n == 1 else f"the first {n} have"
 
 
 def _body(ws: Workspace, slug: str) -> str:
@@ -199,3 +249,64 @@ def show(c: Context, slug: str, as_json: bool) -> None:
             click.echo(f"  - {tx.ACTORS[m.actor]}: {m.measure} ({tx.MEASURE_STATUS[m.status].lower()})")
     if e.related:
         click.echo("\nRelated: " + ", ".join(e.related))
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the backup in DIRECTORY when it is not empty.")
+@pass_ctx
+def backup(c: Context, directory: Path, force: bool) -> None:
+    """Copy what nothing else can recreate into DIRECTORY, while the site serves: the state
+    database (accounts, audit log, feed state and items, triage decisions), feeds/, config.toml.
+
+    DIRECTORY must be new or empty (or give --force). entries/ is not copied: keep it in git.
+    """
+    from kb.backup import backup as make
+
+    report = make(c.cfg, directory, force=force)
+    rows = report.rows
+    click.echo(
+        f"backed up {', '.join(report.copied)} to {report.folder}: {rows.get('users', 0)} accounts, "
+        f"{rows.get('audit', 0)} audit rows, {rows.get('feed_items', 0)} feed items, "
+        f"{rows.get('suggestions', 0)} suggestions"
+    )
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_ctx
+def restore(c: Context, directory: Path) -> None:
+    """Put back a backup made by kb backup DIRECTORY, then rebuild the cache and index.
+
+    Stop the site and kb scheduler first: restore refuses while the state database is open.
+    What it replaces is kept in var/before-restore-STAMP/.
+    """
+    from kb.backup import restore as put_back
+
+    report = put_back(c.cfg, directory)
+    click.echo(
+        f"restored {', '.join(report.restored)} (what they replaced is in {c.cfg.display(report.kept)}); "
+        "rebuilding the cache and index, then start the site and kb scheduler again"
+    )
+    ws = Workspace.open(c.root, rebuild=True)
+    try:
+        _index(ws, rebuild=True)
+    finally:
+        ws.close()
+
+
+@click.command()
+@click.option("--thorough", is_flag=True, help="Run PRAGMA integrity_check instead of the quicker quick_check.")
+@pass_ctx
+def doctor(c: Context, thorough: bool) -> None:
+    """Check the state and cache databases, the search index, the entry files and what killed
+    processes left behind; one line per finding, with what to do. Exits 1 when something is wrong."""
+    from kb.doctor import examine
+
+    findings = examine(c.cfg, thorough=thorough)
+    for finding in findings:
+        click.echo(str(finding))
+    problems = [f for f in findings if not f.ok]
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem{'s' * (len(problems) != 1)} found")
+    click.echo("everything is in order")

@@ -1,7 +1,8 @@
 """The `kb` command: one group, its commands registered from one module per command group.
 
 Thin: each command reads its arguments, calls one function below, prints. A `KbError` becomes
-a one-line message and exit status 1, never a traceback.
+a one-line message and exit status 1, never a traceback; so does any other error, whose
+traceback goes to `var/log/kb-errors.log` (see `KbGroup` in `kb.cli.context`).
 """
 
 from __future__ import annotations

@@ -1,22 +1,23 @@
-"""The full-text index (Whoosh). With `ranking` and `snippets`, the only code that imports `whoosh`.
+"""The full-text index (Whoosh). With the rest of `kb.index`, the only code that imports `whoosh`.
 
-The index is a cache: it can be deleted and rebuilt from the entries and the database.
-Documents are entries (`kind=entry`) and, from the feeds side, feed items (`kind=item`).
+The index is a cache, rebuilt from the entries and the database beside the live one, then swapped
+in (`kb.sync`); an `Index` notices the swap. Documents: entries (`kind=entry`), feed items (`kind=item`).
 
 Locking: Whoosh allows one writer at a time, across processes, with its own lock file. Every
 write goes through `Index.writer()`, which waits at most `WRITE_WAIT` seconds (well under
-gunicorn's 30 s worker timeout) and then raises `Busy`, a "try again" message; a writer whose
-commit fails is cancelled and its lock released at once, never kept until the process ends.
-Entry saves also hold the entries folder's write lock (`kb.files.lock`) around the file and
-its index update, so two saves never interleave.
+gunicorn's 30 s worker timeout), then raises `Busy` ("try again"); a writer whose commit fails
+is cancelled and its lock released at once. Entry saves and every `kb.sync` run also hold the
+entries folder's write lock (`kb.files.lock`), so they never interleave.
 """
 
 from __future__ import annotations
 
-import heapq
-import re
+import ctypes
+import os
 import shutil
+import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,13 +26,16 @@ from typing import Any
 
 from whoosh import index
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
-from whoosh.index import LockError
-from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
-from whoosh.query import And, NullQuery, Or, Phrase, Query, Term
+from whoosh.index import FileIndex, LockError
+from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.query import And, NullQuery, Or, Query, Term
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from kb.errors import Busy, QueryError
+from kb.errors import Busy, KbError, QueryError
+from kb.index import matching
+from kb.index.language import synonyms_path
+from kb.index.query import Parsed, Reader
 from kb.index.ranking import Ranker, Unsupported
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
@@ -66,8 +70,9 @@ TEXT_FIELDS = ["title", "keywords", "summary", "body", "risks", "measures", "tag
 FACETS = ("sector", "tag", "driver", "horizon")
 ALIASES = {"tag": ["tags"], "sector": ["sectors"], "driver": ["drivers"], "title": ["name"]}
 SEARCHABLE = sorted(set(SCHEMA.names()) - {"id", "extra", "published", "link"})
-_HIGHLIGHT_FROM = {"title", "keywords", "summary", "body", "risks", "measures"}  # stemmed fields
-_FIELD_RE = re.compile(r"(?<![\w\"'])([A-Za-z_]+):")
+TEXT_STEMMED = ["title", "keywords", "summary", "body", "risks", "measures"]
+_HIGHLIGHT_FROM = set(TEXT_STEMMED)
+FEW = 3  # fewer notes than this with all the words: notes with most of them follow
 
 # An audience is a list of alternatives; each maps a field to the values it may take.
 # [{"status": ["published"], "tlp": ["clear"]}] is what an anonymous reader may see.
@@ -94,6 +99,13 @@ class Results:
     per_page: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    complete: int = 0  # how many match all the words; hits after these match only some (`partial`)
+    corrected: str = ""  # the query these are results for, when the typed one found nothing
+    suggestion: str = ""  # "Did you mean ...?": the typed query with its unknown words corrected
+
+    @property
+    def partial(self) -> bool:
+        return self.total > self.complete
 
     @property
     def pages(self) -> int:
@@ -126,28 +138,44 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 
 
 class Index:
-    """The Whoosh index in one folder."""
+    """The Whoosh index in one folder, opened (or made, when there is none) at its first use."""
 
     def __init__(self, path: Path):
         self.path = path
-        if index.exists_in(str(path)):
-            self.ix = index.open_dir(str(path))
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            self.ix = index.create_in(str(path), SCHEMA)
-        self._parser = MultifieldParser(TEXT_FIELDS, SCHEMA, fieldboosts={"title": 3.0, "keywords": 2.0})
-        self._parser.add_plugin(FieldAliasPlugin(ALIASES))
+        self._ix: FileIndex | None = None
+        self._reader = Reader(
+            SCHEMA, TEXT_FIELDS, SEARCHABLE, ALIASES, {"title": 3.0, "keywords": 2.0}, lambda: synonyms_path(path)
+        )
         self._lock = threading.RLock()
-        self._parsed: dict[str, Query] = {}  # query text -> parsed query (the schema never changes)
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
         self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
         self._facet_values: dict[str, dict[int, list[str]]] = {}  # facet -> docnum -> values, for self._searcher
 
+    @property
+    def ix(self) -> FileIndex:
+        if self._ix is None:
+            with warnings.catch_warnings():  # Whoosh leaves a damaged index's file open: close it quietly
+                warnings.simplefilter("ignore", ResourceWarning)
+                try:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    self._inode = os.stat(self.path).st_ino
+                    found = index.exists_in(str(self.path))
+                    self._ix = index.open_dir(str(self.path)) if found else index.create_in(str(self.path), SCHEMA)
+                except Exception as exc:  # Whoosh raises assorted types for a damaged folder
+                    failed = str(exc)
+            if self._ix is None:
+                raise KbError(f"the search index {self.path} cannot be opened ({failed}); run kb index --rebuild")
+        return self._ix
+
+    def _swapped(self) -> bool:  # a rebuild swapped another index in at this path: open that one
+        with suppress(OSError):
+            self._ix = None if os.stat(self.path).st_ino != self._inode else self._ix
+        return self._ix is None
+
     @classmethod
     def recreate(cls, path: Path) -> Index:
-        if path.exists():
-            shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=True)
         return cls(path)
 
     def close(self) -> None:
@@ -180,17 +208,14 @@ class Index:
     def writer(self, bulk: bool = False, procs: int = 1) -> Iterator[_Writer]:
         """One writer at a time (Whoosh's rule); waits up to `WRITE_WAIT` s, then raises `Busy`.
 
-        `bulk` gives Whoosh room to sort postings in memory: with less, it spills sorted runs to
-        disk and merges them back one posting at a time, which more than doubled the time of a
-        full index at 10,000 entries. `procs` > 1 indexes in that many processes, each writing
-        its own segment (kept as they are: merging them costs as much again); only for a first
-        index from a command, as it forks.
+        `bulk` gives Whoosh room to sort postings in memory (with less, a full index of 10,000 entries
+        took twice as long). `procs` > 1 writes in that many processes (killed if this one dies), a
+        segment each, kept as they are; only for a new index built by a command, as it forks.
         """
         options: dict[str, Any] = dict(timeout=WRITE_WAIT, delay=0.1, limitmb=512 if bulk else 64)
-        if procs > 1:
-            options.update(procs=procs, multisegment=True)
+        many = procs > 1 and os.uname().sysname == "Linux"
         try:
-            w = self.ix.writer(**options)
+            w = _MortalWriter(self.ix, procs=procs, multisegment=True, **options) if many else self.ix.writer(**options)
         except LockError:
             raise Busy("the search index is being updated by another process; try again in a moment") from None
         try:
@@ -217,7 +242,7 @@ class Index:
         come back.
         """
         with self._lock:
-            if self._searcher is not None and not self._searcher.up_to_date():
+            if self._searcher is not None and (self._swapped() or not self._searcher.up_to_date()):
                 self.close()
             if self._searcher is None:
                 self._searcher = self.ix.searcher()
@@ -234,38 +259,15 @@ class Index:
         return docs
 
     def parse(self, text: str, *, fields: list[str] | None = None) -> Query:
-        text = text.strip()
-        if not text:
-            raise QueryError("type something to search for")
-        if text.count('"') % 2:
-            raise QueryError(f'unbalanced quotes in {text!r}: close the phrase with another "')
-        depth = 0
-        for ch in text:
-            depth += {"(": 1, ")": -1}.get(ch, 0)
-            if depth < 0:
-                break
-        if depth:
-            raise QueryError(f"unbalanced brackets in {text!r}: every ( needs a )")
-        known = set(SEARCHABLE) | {a for names in ALIASES.values() for a in names}
-        for name in _FIELD_RE.findall(text):
-            if name not in known and not name.lower().startswith(("http", "https")):
-                raise QueryError(f"unknown field {name!r}; search one of: {', '.join(SEARCHABLE)}")
-        if not fields and text in self._parsed:  # parsing costs ~2 ms; pages parse each query twice
-            return self._parsed[text]
-        parser = self._parser if not fields else MultifieldParser(fields, SCHEMA, group=OrGroup)
-        try:
-            query = parser.parse(text).accept(_phrases_where_possible)
-        except Exception as exc:  # Whoosh raises assorted types for odd input
-            raise QueryError(f"could not understand the query {text!r}: {exc}") from exc
-        if query is NullQuery or isinstance(query, type(NullQuery)):
-            raise QueryError(
-                f"nothing to search for in {text!r}: very common words are ignored; add a more specific term"
-            )
-        if not fields:
-            if len(self._parsed) >= 512:
-                self._parsed.clear()
-            self._parsed[text] = query
-        return query
+        """The query `text` reads as (`kb.index.query`); QueryError with a sentence when it cannot be read."""
+        return self.read(text, fields=fields).query
+
+    def read(self, text: str, *, fields: list[str] | None = None) -> Parsed:
+        return self._reader.read(text, fields)
+
+    def synonyms_version(self) -> tuple[int, int]:
+        """Changes when `entries/synonyms.yaml` does: pages of results depend on it."""
+        return self._reader.synonyms().version
 
     def search(
         self,
@@ -279,8 +281,14 @@ class Index:
         refine: dict[str, str] | None = None,
         snippet_text: Callable[[Hit], str] | None = None,
     ) -> Results:
-        """Search. `audience` limits what may be seen (None: everything); `refine` narrows by facet."""
-        query = self.parse(text)
+        """Search. `audience` limits what may be seen (None: everything); `refine` narrows by facet.
+
+        Notes with all the words come first; when fewer than `FEW` have them all, notes with most
+        of a plain query's words follow. When none has them all and a misspelt word has a
+        correction, the corrected query is searched instead (`corrected`); otherwise the
+        correction is offered (`suggestion`).
+        """
+        parsed = self.read(text)
         restrict = [Or([Term("kind", k) for k in kinds])]
         if audience is not None:
             restrict.append(_audience_query(audience))
@@ -289,35 +297,25 @@ class Index:
         flt = And(restrict)
         facets = tuple(facets)
         page = max(1, page)
+        out = Results(query=text, total=0, page=page, per_page=per_page, hits=[], facets={name: {} for name in facets})
         with self._reading() as searcher:
             allowed = self._allowed_docs(searcher, flt)
             if not allowed:  # nothing may be seen (and Whoosh reads an empty filter set as no filter)
-                return Results(
-                    query=text, total=0, page=page, per_page=per_page, hits=[], facets={name: {} for name in facets}
-                )
+                return out
             ranker = self._ranker_for(searcher)
-            scores = ranker.scores(query) if ranker else None
-            if scores is not None:
-                matched = (
-                    [d for d in scores if d in allowed]
-                    if len(scores) <= len(allowed)
-                    else [d for d in allowed if d in scores]
-                )
-                # best first; equal scores in index order, as Whoosh does
-                top = heapq.nlargest(page * per_page, matched, key=lambda d: (scores[d], -d))
-                ranked = [(d, scores[d]) for d in top[(page - 1) * per_page :]]
-                terms = ranker.terms
-            else:  # a query shape only Whoosh itself runs
-                matched = [d for d in searcher.docs_for_query(query) if d in allowed]
-                results = searcher.search(query, limit=page * per_page, filter=allowed)
-                ranked = [(r.docnum, r.score) for r in results[(page - 1) * per_page :]]
-                terms = {
-                    (name, t.decode("utf-8", "replace") if isinstance(t, bytes) else t)
-                    for name, t in query.existing_terms(searcher.reader(), expand=True)
-                }
+            found = self._find(searcher, ranker, parsed, allowed, page * per_page)
+            if parsed.words and (not found[0] or len(found[0]) < len(found[1])):
+                fixes = matching.corrections(searcher, ranker, parsed, allowed, self._read_or_none, TEXT_STEMMED)
+                fixed = parsed.replaced(fixes) if fixes else ""
+                reread = self._read_or_none(fixed) if fixed else None
+                again = self._find(searcher, ranker, reread, allowed, page * per_page) if reread else None
+                if again and again[0] and not found[0]:
+                    found, out.corrected = again, fixed
+                else:
+                    out.suggestion = fixed
+            complete, matched, ranked, terms = found
             words = frozenset(t for name, t in terms if name in _HIGHLIGHT_FROM)
-            hits = []
-            for docnum, score in ranked:
+            for docnum, score in ranked[(page - 1) * per_page :]:
                 stored = searcher.stored_fields(docnum)
                 hit = Hit(
                     id=stored["id"],
@@ -330,9 +328,28 @@ class Index:
                 )
                 body_of = (lambda h=hit: snippet_text(h)) if snippet_text else None
                 hit.snippet = snippet(hit.summary, words, body_of)
-                hits.append(hit)
-            counts = {name: self._count_values(searcher, name, matched) for name in facets}
-        return Results(query=text, total=len(matched), page=page, per_page=per_page, hits=hits, facets=counts)
+                out.hits.append(hit)
+            out.facets = {name: self._count_values(searcher, name, matched) for name in facets}
+        out.total, out.complete = len(matched), len(complete)
+        return out
+
+    def _find(
+        self, searcher: Searcher, ranker: Ranker | None, parsed: Parsed, allowed: set[int], want: int
+    ) -> tuple[list[int], list[int], matching.Ranked, matching.Terms]:
+        """(documents with all the words, every document matched, the best `want` ranked, terms to mark)."""
+        complete, ranked, terms = matching.all_words(searcher, ranker, parsed.query, allowed, want)
+        if len(complete) >= FEW or not parsed.clauses:
+            return complete, complete, ranked, terms
+        if len(ranked) < len(complete):  # every complete match comes before the partial ones
+            complete, ranked, terms = matching.all_words(searcher, ranker, parsed.query, allowed, len(complete))
+        some, more = matching.some_words(searcher, ranker, parsed.clauses, allowed, complete)
+        return complete, complete + [d for d, _ in some], (ranked + some)[:want], terms | more
+
+    def _read_or_none(self, text: str) -> Parsed | None:
+        try:
+            return self.read(text)
+        except QueryError:
+            return None
 
     def _ranker_for(self, searcher: Searcher) -> Ranker | None:
         if self._ranker is None or self._ranker.searcher is not searcher:
@@ -417,6 +434,26 @@ def _abandon(w: IndexWriter) -> None:
             lock.release()
 
 
+class _MortalWriter(MpWriter):
+    """Whoosh's writer in several processes, each killed when this one dies (kill -9 included):
+    an orphan would keep the locks it inherited (the index's, the entries folder's) for ever."""
+
+    def _new_task(self) -> SubWriterTask:
+        task = SubWriterTask(self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, True)
+        parent = os.getpid()
+        task.run = lambda run=task.run: self._die_with(parent, run)  # in the child
+        self.tasks.append(task)
+        task.start()
+        return task
+
+    @staticmethod
+    def _die_with(parent: int, run: Callable[[], None]) -> None:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the parent dies, kill -9 too
+        if os.getppid() != parent:  # it died before that line
+            os._exit(1)
+        run()
+
+
 class _Writer:
     def __init__(self, w: IndexWriter):
         self._w = w
@@ -447,14 +484,6 @@ def _surface_words(text: str) -> dict[str, str]:
     for token in _STEM(text, chars=True, keeporiginal=True):
         out.setdefault(token.text, token.original.lower())
     return out
-
-
-def _phrases_where_possible(q: Query) -> Query:
-    """A phrase on a field that keeps no positions (tags, sectors) becomes 'all of these words':
-    Whoosh would raise on it at search time, and `"a,b c"` is a fair thing to type."""
-    if isinstance(q, Phrase) and not SCHEMA[q.fieldname].supports("positions"):
-        return And([Term(q.fieldname, w) for w in q.words], boost=q.boost)
-    return q
 
 
 def _audience_query(audience: Audience) -> Query:

@@ -1,7 +1,9 @@
 """The Entry model: one technology, its crime risks and the measures that design them out.
 
 `read_entry` turns a file into an `Entry` and a list of every problem found, each with
-the file's line number. Pure Python: no database, no web.
+the file's line number. Pure Python: no database, no web. Every value is checked where it is
+read, ranges included: text of bounded length, `reviewed:` and
+`checked:` from 1990 to a year from today, source dates from 1800 to a year from today.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from kb import clock
 from kb.errors import Problem
 from kb.model import taxonomy as tx
-from kb.model.frontmatter import FrontMatter, FrontMatterError, parse
+from kb.model.frontmatter import FrontMatter, FrontMatterError, decode, parse, read_bytes
 from kb.model.sanitize import render_markdown, safe_url
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SHORT_TEXT, LONG_TEXT, ITEM_TEXT = 300, 5000, 100  # characters: titles; summaries and prose; list items
+EARLIEST_REVIEW = dt.date(1990, 1, 1)  # `reviewed:` and a source's `checked:`
+EARLIEST_SOURCE = dt.date(1800, 1, 1)  # a source's `date:`
 TOP_FIELDS = [
     "title",
     "summary",
@@ -141,11 +147,32 @@ class Entry:
         return self.reviewed + dt.timedelta(days=review_days)
 
     def is_overdue(self, review_days: int, today: dt.date | None = None) -> bool:
-        return (today or dt.date.today()) > self.review_due(review_days)
+        return (today or clock.today()) > self.review_due(review_days)
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def latest_date() -> dt.date:
+    """The latest date an entry may give: a year from today (a later one is a typo)."""
+    return clock.today() + dt.timedelta(days=365)
+
+
+def _show(value: Any) -> str:
+    """A value as a message shows it: its repr, cut short (a value may be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _not_text(key: str, value: Any) -> str | None:
+    """Why `value` cannot be read as text, or None."""
+    if isinstance(value, bool):
+        return f"{key} must be text, but YAML reads {str(value).lower()} (and yes, no, on, off) as true or false; put it in quotes"
+    if isinstance(value, (str, int, float, dt.date)):
+        return None
+    kind = {bytes: "!!binary value", dict: "mapping", set: "!!set"}.get(type(value), type(value).__name__)
+    return f"{key} must be text, got a {kind}"
 
 
 class _Checker:
@@ -168,16 +195,20 @@ class _Checker:
             return True
         return False
 
-    def text(self, data: dict, key: str, where: tuple, required: bool = True) -> str:
+    def text(self, data: dict, key: str, where: tuple, required: bool = True, limit: int = SHORT_TEXT) -> str:
         value = data.get(key)
         if value is None or value == "":
             if required:
                 self.error(where, f"{key} is required")
             return ""
-        if isinstance(value, (dict, list)):
-            self.error(where + (key,), f"{key} must be text, got a {type(value).__name__}")
+        problem = _not_text(key, value)
+        text = "" if problem else str(value).strip()
+        if len(text) > limit:
+            problem = f"{key} is {len(text)} characters long; keep it to {limit}"
+        if problem:
+            self.error(where + (key,), problem)
             return ""
-        return str(value).strip()
+        return text
 
     def choice(self, data: dict, key: str, vocabulary: dict, where: tuple, default: str | None = None) -> str:
         value = data.get(key)
@@ -187,7 +218,7 @@ class _Checker:
                 return ""
             return default
         if not isinstance(value, str) or value not in vocabulary:
-            self.error(where + (key,), f"{key} must be one of: {', '.join(vocabulary)}; got {value!r}")
+            self.error(where + (key,), f"{key} must be one of: {', '.join(vocabulary)}; got {_show(value)}")
             return ""
         return value
 
@@ -205,16 +236,18 @@ class _Checker:
         out = []
         for index, item in enumerate(value):
             at = where + (key, index)
-            if isinstance(item, (dict, list)) or item is None:
-                self.error(at, f"{key} items must be plain values, got {item!r}")
+            if item is None or _not_text(key, item):
+                self.error(at, f"{key} items must be plain values, got {_show(item)}")
                 continue
             item = str(item).strip()
-            if vocabulary is not None and item not in vocabulary:
-                self.error(at, f"{key} must be from: {', '.join(vocabulary)}; got {item!r}")
+            if len(item) > ITEM_TEXT:
+                self.error(at, f"{key} items must be at most {ITEM_TEXT} characters; got one of {len(item)}")
+            elif vocabulary is not None and item not in vocabulary:
+                self.error(at, f"{key} must be from: {', '.join(vocabulary)}; got {_show(item)}")
             elif slugs and not SLUG_RE.match(item):
-                self.error(at, f"{key} items must be lower-case slugs like 'crime-type'; got {item!r}")
+                self.error(at, f"{key} items must be lower-case slugs like 'crime-type'; got {_show(item)}")
             elif item in out:
-                self.warn(at, f"{key} lists {item!r} twice")
+                self.warn(at, f"{key} lists {_show(item)} twice")
             else:
                 out.append(item)
         return tuple(out)
@@ -225,12 +258,7 @@ class _Checker:
             self.error(where, f"{key} is required (a whole number 1-5)")
             return 0
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-            self.error(
-                where + (key,),
-                f"{key} must be 1-5, got {value!r}"
-                if not isinstance(value, str)
-                else f"{key} must be 1-5, got '{value}'",
-            )
+            self.error(where + (key,), f"{key} must be 1-5, got {_show(value)}")
             return 0
         return value
 
@@ -240,16 +268,23 @@ class _Checker:
             self.error(where, f"{key} is required (a date, YYYY-MM-DD)")
             return None
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        self.error(where + (key,), f"{key} must be a date YYYY-MM-DD, got {value!r}")
-        return None
+            value = value.date()
+        if not isinstance(value, dt.date):
+            self.error(where + (key,), f"{key} must be a date YYYY-MM-DD, got {_show(value)}")
+            return None
+        return value if self.in_range(key, value, EARLIEST_REVIEW, where) else None
+
+    def in_range(self, key: str, value: dt.date, earliest: dt.date, where: tuple) -> bool:
+        latest = latest_date()
+        if earliest <= value <= latest:
+            return True
+        self.error(where + (key,), f"{key} must be from {earliest} to {latest} (a year from today), got {value}")
+        return False
 
     def unknown(self, data: dict, known: list[str], where: tuple, what: str) -> None:
         for key in data:
             if key not in known:
-                self.warn(where + (key,), f"unknown {what} field {key!r} is kept but not used")
+                self.warn(where + (key,), f"unknown {what} field {_show(key)} is kept but not used")
 
     def mapping_list(self, data: dict, key: str, where: tuple) -> list[tuple[int, dict]]:
         value = data.get(key)
@@ -275,10 +310,10 @@ def _measures(c: _Checker, risk: dict, where: tuple) -> tuple[Measure, ...]:
         out.append(
             Measure(
                 actor=c.choice(m, "actor", tx.ACTORS, at),
-                measure=c.text(m, "measure", at),
+                measure=c.text(m, "measure", at, limit=LONG_TEXT),
                 status=c.choice(m, "status", tx.MEASURE_STATUS, at),
                 mechanism=c.choice(m, "mechanism", tx.MECHANISM, at, default="") or None,
-                reference=c.text(m, "reference", at, required=False) or None,
+                reference=c.text(m, "reference", at, required=False, limit=LONG_TEXT) or None,
             )
         )
     return tuple(out)
@@ -292,16 +327,18 @@ def _risks(c: _Checker, meta: dict) -> tuple[Risk, ...]:
         c.unknown(r, RISK_FIELDS, at, "risk")
         rid = c.text(r, "id", at)
         if rid and not SLUG_RE.match(rid):
-            c.error(at + ("id",), f"id must be a lower-case slug like 'prison-contraband'; got {rid!r}")
+            c.error(at + ("id",), f"id must be a lower-case slug like 'prison-contraband'; got {_show(rid)}")
         elif rid in seen:
-            c.error(at + ("id",), f"duplicate risk id {rid!r} (first on line {seen[rid]}); give each risk its own id")
+            c.error(
+                at + ("id",), f"duplicate risk id {_show(rid)} (first on line {seen[rid]}); give each risk its own id"
+            )
         elif rid:
             seen[rid] = c.fm.line(*at, "id")
         out.append(
             Risk(
                 id=rid,
                 title=c.text(r, "title", at),
-                description=c.text(r, "description", at, required=False),
+                description=c.text(r, "description", at, required=False, limit=LONG_TEXT),
                 role=c.choice(r, "role", tx.ROLE, at),
                 crime_types=c.strings(r, "crime_types", at, slugs=True) or (c.missing(r, "crime_types", at) and ()),
                 drivers=c.strings(r, "drivers", at, vocabulary=tx.DRIVERS),
@@ -320,33 +357,39 @@ def _sources(c: _Checker, meta: dict) -> tuple[Source, ...]:
     for index, s in c.mapping_list(meta, "sources", ()):
         at = ("sources", index)
         c.unknown(s, SOURCE_FIELDS, at, "source")
-        url = c.text(s, "url", at, required=False) or None
+        url = c.text(s, "url", at, required=False, limit=LONG_TEXT) or None
         if url and not safe_url(url):
-            c.error(at + ("url",), f"url must be a full http:// or https:// address, got {url!r}")
+            c.error(at + ("url",), f"url must be a full http:// or https:// address, got {_show(url)}")
             url = None
-        date = s.get("date")
-        if isinstance(date, (dt.date, dt.datetime)):
-            date_text: str | None = date.isoformat()[:10]
-        elif isinstance(date, int) and not isinstance(date, bool) and 1800 <= date <= 2200:
-            date_text = str(date)
-        elif isinstance(date, str) and re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", date):
-            date_text = date
-        elif date is None:
-            date_text = None
-        else:
-            c.error(at + ("date",), f"date must be YYYY-MM-DD, YYYY-MM or YYYY, got {date!r}")
-            date_text = None
         out.append(
             Source(
                 title=c.text(s, "title", at),
                 publisher=c.text(s, "publisher", at, required=False) or None,
                 url=url,
-                date=date_text,
+                date=_source_date(c, s, at),
                 checked=_checked_date(c, s, at),
-                unchecked=c.text(s, "unchecked", at, required=False) or None,
+                unchecked=c.text(s, "unchecked", at, required=False, limit=LONG_TEXT) or None,
             )
         )
     return tuple(out)
+
+
+def _source_date(c: _Checker, s: dict, at: tuple) -> str | None:
+    """A source's `date:` (when it was published) as YYYY-MM-DD, YYYY-MM or YYYY, from 1800 to a year from today."""
+    date = s.get("date")
+    if date is None:
+        return None
+    if isinstance(date, dt.date):
+        day = date.date() if isinstance(date, dt.datetime) else date
+        return day.isoformat() if c.in_range("date", day, EARLIEST_SOURCE, at) else None
+    text = str(date) if isinstance(date, (int, str)) and not isinstance(date, bool) else ""
+    if not re.fullmatch(r"\d{4}(-(0[1-9]|1[0-2]))?", text):
+        c.error(at + ("date",), f"date must be YYYY-MM-DD, YYYY-MM or YYYY, got {_show(date)}")
+        return None
+    if not EARLIEST_SOURCE.year <= int(text[:4]) <= latest_date().year:
+        c.error(at + ("date",), f"date must be from {EARLIEST_SOURCE.year} to {latest_date().year}, got {text}")
+        return None
+    return text
 
 
 def _checked_date(c: _Checker, s: dict, at: tuple) -> str | None:
@@ -355,8 +398,8 @@ def _checked_date(c: _Checker, s: dict, at: tuple) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
-    c.error(at + ("checked",), f"checked must be a date, YYYY-MM-DD, got {value!r}")
+        return value.isoformat() if c.in_range("checked", value, EARLIEST_REVIEW, at) else None
+    c.error(at + ("checked",), f"checked must be a date, YYYY-MM-DD, got {_show(value)}")
     return None
 
 
@@ -381,7 +424,7 @@ def build_entry(
         c.error(("tlp",), f"a TLP:{tlp.upper()} note needs share_with: [organisation, ...] naming who may read it")
     entry_fields: dict[str, Any] = dict(
         title=c.text(meta, "title", ()),
-        summary=c.text(meta, "summary", ()),
+        summary=c.text(meta, "summary", (), limit=LONG_TEXT),
         category=c.choice(meta, "category", tx.CATEGORY, ()),
         horizon=c.choice(meta, "horizon", tx.HORIZON, ()),
         maturity=c.choice(meta, "maturity", tx.MATURITY, ()),
@@ -423,21 +466,12 @@ def read_entry(
     `display` is the path used in messages (e.g. relative to the knowledge base).
     """
     shown = display or path
-    if data is None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            return None, [Problem(shown, 0, f"cannot read the file: {exc.strerror}")]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, [Problem(shown, line, "the file is not UTF-8 text; save it as UTF-8")]
-    try:
-        fm = parse(text)
+        raw = read_bytes(path) if data is None else data
+        fm = parse(decode(raw))
     except FrontMatterError as exc:
         return None, [Problem(shown, exc.line, exc.message)]
-    return build_entry(path, fm, content_hash(data), display=shown)
+    return build_entry(path, fm, content_hash(raw), display=shown)
 
 
 def check_related(entry: Entry, known: set[str], display: Path) -> list[Problem]:

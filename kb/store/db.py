@@ -1,12 +1,17 @@
-"""The SQLite database (via sqlite-utils): derived entry rows, and every other piece of state.
+"""The SQLite databases (via sqlite-utils): state, and the rows derived from entries.
 
-Entry rows are a cache of `entries/*.md` and can be rebuilt at any time; feed state,
-suggestions, users and the audit log live only here.
+Two files, one connection: `var/state.sqlite` (accounts, sessions, the audit log, feed state and
+items, suggestions and triage, entry versions: what nothing else can recreate) is the main
+database, and `var/cache.sqlite` (the rows derived from `entries/*.md`, rebuilt at any time by
+`kb index --rebuild`) is attached to it as `cache`. Every table name lives in one file only
+(`kb.store.migrations` says which), so callers name tables plainly and never need to know.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,9 +23,13 @@ from kb.clock import now
 from kb.model.changes import describe
 from kb.model.entry import Entry
 from kb.model.serial import entry_from_dict, entry_to_dict, version_of
-from kb.store.migrations import MIGRATIONS
+from kb.store.connect import connect, migrate
+from kb.store.health import CacheDamaged, StateDamaged, cache_message, check, header_problem, state_message
+from kb.store.migrations import CACHE_MIGRATIONS, CACHE_TABLES, STATE_MIGRATIONS
+from kb.store.split import split_legacy
 
-ENTRY_TABLES = ("files", "entries", "risks", "measures", "facets")
+ENTRY_TABLES = CACHE_TABLES
+log = logging.getLogger(__name__)
 
 
 def _upsert(conn: sqlite3.Connection, table: str, pk: tuple[str, ...], row: dict[str, Any]) -> None:
@@ -37,35 +46,75 @@ def _upsert(conn: sqlite3.Connection, table: str, pk: tuple[str, ...], row: dict
     )
 
 
-class Store:
-    """One SQLite file. Open with `Store.open(path)`; the schema is brought up to date on open."""
+class _Database(sqlite_utils.Database):
+    """sqlite-utils on the state file, with the cache file attached: a table of either file is
+    found by its plain name (sqlite-utils looks for tables in the main file only)."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def table_names(self, fts4: bool = False, fts5: bool = False) -> list[str]:
+        names = super().table_names(fts4=fts4, fts5=fts5)
+        if not (fts4 or fts5):
+            names += [row[0] for row in self.execute("SELECT name FROM cache.sqlite_master WHERE type = 'table'")]
+        return names
+
+
+class Store:
+    """The state database with the cache attached. Open with `Store.open(state, cache)`; both
+    schemas are brought up to date on open."""
+
+    def __init__(self, db: sqlite_utils.Database, state_path: Path, cache_path: Path):
         self.db = db
+        self.state_path = state_path
+        self.cache_path = cache_path
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        store = cls(db)
-        store._migrate()
-        return store
+    def open(
+        cls,
+        path: Path | str,
+        cache: Path | str | None = None,
+        *,
+        legacy: Path | str | None = None,
+        repair_cache: bool = False,
+    ) -> Store:
+        """Open the state database `path` with the cache database `cache` (default: `cache.sqlite`
+        beside it) attached.
+
+        A pre-split database at `legacy` is split first. An empty or damaged state database is
+        refused (`StateDamaged`), never replaced by a new, empty one; a damaged cache database is
+        refused too (`CacheDamaged`), unless `repair_cache`, which makes a new, empty one.
+        """
+        state = Path(path)
+        cache_path = Path(cache) if cache is not None else state.with_name("cache.sqlite")
+        state.parent.mkdir(parents=True, exist_ok=True)
+        if legacy is not None and Path(legacy).exists() and not state.exists():
+            split_legacy(Path(legacy), state, cache_path)
+        if state.exists():
+            problem = header_problem(state)
+            if problem:
+                raise StateDamaged(state_message(state, problem))
+        else:
+            if cache_path.exists():
+                log.warning("%s was not found: starting a new, empty one (no accounts or feed state)", state)
+            _create(state)
+        try:
+            conn = connect(state)
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(state_message(state, f"is damaged ({exc})")) from None
+        try:
+            migrate(conn, STATE_MIGRATIONS)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StateDamaged(state_message(state, f"is damaged ({exc})")) from None
+        try:
+            _prepare_cache(cache_path, repair_cache)
+            conn.execute("ATTACH DATABASE ? AS cache", [str(cache_path)])
+            conn.execute("PRAGMA cache.synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(_Database(conn), state, cache_path)
 
     def close(self) -> None:
         self.db.conn.close()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db.conn:
-                self.db.execute("BEGIN")
-                step(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
 
     # -- files: what the last sync saw ---------------------------------------------------
 
@@ -96,8 +145,9 @@ class Store:
         self.db.conn.execute("DELETE FROM files WHERE path = ?", [path])
 
     def clear_entries(self) -> None:
-        for table in ENTRY_TABLES:
-            self.db[table].delete_where()
+        """Delete every derived row (the caller's transaction makes it one change with the new rows)."""
+        for table in CACHE_TABLES:
+            self.db.conn.execute(f"DELETE FROM cache.{table}")
 
     # -- entries ---------------------------------------------------------------------------
 
@@ -235,3 +285,53 @@ class Store:
 
     def versions(self, slug: str) -> list[dict[str, Any]]:
         return list(self.db["entry_versions"].rows_where("slug = ?", [slug], order_by="seen_at desc"))
+
+
+def _prepare_cache(path: Path, repair: bool) -> None:
+    """Bring the cache file's schema up to date, or (with `repair`) make a new one if it is damaged.
+
+    With `repair` the file is checked first (`PRAGMA quick_check`), and a damaged one is deleted
+    without being used: its rows are all made again from entries/ anyway.
+    """
+    problem = None
+    if path.exists() and path.stat().st_size:
+        problem = check(path) if repair else header_problem(path)
+    if problem is None:
+        try:
+            conn = connect(path)
+            try:
+                migrate(conn, CACHE_MIGRATIONS)
+            finally:
+                conn.close()
+            return
+        except sqlite3.DatabaseError as exc:
+            problem = f"is damaged ({exc})"
+    if not repair:
+        raise CacheDamaged(cache_message(path, problem))
+    log.warning("%s %s: making a new one (restart the site and kb scheduler so they use it)", path, problem)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn, CACHE_MIGRATIONS)
+    finally:
+        conn.close()
+
+
+def _create(path: Path) -> None:
+    """A new state database, made beside and linked into place complete: an empty file at `path`
+    (which another process opening at the same moment would refuse) is never seen."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        conn = connect(tmp)
+        try:
+            migrate(conn, STATE_MIGRATIONS)
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first
+            pass
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)

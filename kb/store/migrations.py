@@ -1,7 +1,20 @@
-"""Every table of the database, created by numbered steps that run once each, in order.
+"""Every table of the two databases, created by numbered steps that run once each, in order.
 
-This is the only place a table is defined. A step is never edited once released: change the
-schema by appending a step. `PRAGMA user_version` records how many steps a database has had.
+This is the only place a table is defined, and it says which file each table lives in:
+
+- `var/state.sqlite` (`STATE_MIGRATIONS`, tables `STATE_TABLES`): what nothing else can
+  recreate: accounts, sessions, failed sign-ins, the audit log, feed state, feed items and
+  their tombstones, suggestions with their items and snoozes, and `entry_versions` (the first
+  time each version of an entry was seen, which dates every note in the feeds). Back it up
+  (`kb backup`); a damaged one is restored (`kb restore`), never replaced by an empty one.
+- `var/cache.sqlite` (`CACHE_MIGRATIONS`, tables `CACHE_TABLES`): rows derived from
+  `entries/*.md` (`kb index --rebuild` makes them again from nothing).
+
+A step is never edited once released: change a schema by appending a step to its list.
+`PRAGMA user_version` records how many steps of its own list a file has had. Steps 1-5 of the
+state list are those of the single `var/kb.sqlite` used before the split (which held every
+table); step 6 moves the derived tables out (`kb.store.split` copies a pre-split file's rows
+into the cache first).
 """
 
 from __future__ import annotations
@@ -11,12 +24,35 @@ from collections.abc import Callable
 import sqlite_utils
 
 Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: list[Migration] = []
+STATE_MIGRATIONS: list[Migration] = []
+CACHE_MIGRATIONS: list[Migration] = []
+
+CACHE_TABLES = ("files", "entries", "risks", "measures", "facets")
+STATE_TABLES = (
+    "entry_versions",
+    "feed_state",
+    "feed_items",
+    "item_tombstones",
+    "suggestions",
+    "suggestion_items",
+    "suggestion_snoozes",
+    "users",
+    "sessions",
+    "login_failures",
+    "audit",
+)
+SPLIT_AT = 5  # state steps the single pre-split database had; step 6 moves the cache tables out
 
 
 def migration(fn: Migration) -> Migration:
-    """Register a schema step; steps run once each, in order, tracked by PRAGMA user_version."""
-    MIGRATIONS.append(fn)
+    """Register a step of the state database; steps run once each, in order, tracked by PRAGMA user_version."""
+    STATE_MIGRATIONS.append(fn)
+    return fn
+
+
+def cache_migration(fn: Migration) -> Migration:
+    """Register a step of the cache database."""
+    CACHE_MIGRATIONS.append(fn)
     return fn
 
 
@@ -219,3 +255,17 @@ def _sessions_schema(db: sqlite_utils.Database) -> None:
     db["sessions"].create_index(["user_id"])
     db["login_failures"].add_column("address", str)
     db["login_failures"].create_index(["address", "at"])
+
+
+@migration
+def _cache_tables_out(db: sqlite_utils.Database) -> None:
+    """The rows derived from entries/ move to their own file, cache.sqlite (see CACHE_MIGRATIONS)."""
+    for table in CACHE_TABLES:
+        db[table].drop(ignore=True)
+
+
+@cache_migration
+def _cache_schema(db: sqlite_utils.Database) -> None:
+    """The entry tables of the state's first step, less `entry_versions` (state: first-seen dates)."""
+    _entries_schema(db)
+    db["entry_versions"].drop()

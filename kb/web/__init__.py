@@ -3,7 +3,8 @@
     pages      home, entry pages, browse by tag / sector / driver / horizon, error pages
     search     the search page
     feeds_out  Atom and RSS feeds, sitemap.xml, robots.txt
-    api        the JSON API under /api/
+    api        the JSON API under /api/, and CSV downloads
+    history    change history, compare two versions, latest changes; a sector's CSV
     assets     GOV.UK Frontend's CSS, JavaScript and images from node_modules/
 
 Views are thin: what a reader may see comes from `kb.catalog`, charts from `kb.charts`,
@@ -127,12 +128,12 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     )
     app.extensions["kb"] = site
 
-    from kb.web import api, assets, auth, feeds_out, pages, search, staff
+    from kb.web import api, assets, auth, feeds_out, history, pages, search, staff
 
     auth.init_app(app)
     app.register_blueprint(staff.bp)
 
-    for module in (pages, search, feeds_out, api, assets):
+    for module in (pages, search, feeds_out, api, assets, history):
         app.register_blueprint(module.bp)
     pages.register_errors(app)
     pages.register_template_helpers(app)

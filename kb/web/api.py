@@ -2,6 +2,10 @@
 
 Every note object carries `tlp` (the value, `amber`) and `tlp_label` (FIRST's words, `TLP:AMBER`),
 so the marking travels with every copy.
+
+CSV downloads (`kb.site.exports`: one row per measure, every row with its TLP label) of a note,
+`/api/entries/<slug>.csv`, and of the whole register the reader may read, `/api/register.csv`;
+`csv_response` serves a sector's too (`/sectors/<value>.csv`, in `kb.web.history`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 
 from kb.errors import QueryError
 from kb.model.serial import entry_to_dict
+from kb.site import exports
 from kb.site.catalog import FACET_KINDS, Note
 from kb.site.feedout import tlp_label
 from kb.web import common
@@ -86,6 +91,37 @@ def entry(slug: str) -> Response:
 
     parts = ("api-entry", slug, note.version, [n.slug for n in related], request.host_url)
     return conditional(parts, note.updated, render, mimetype=JSON)
+
+
+@bp.get("/entries/<slug>.csv")
+def entry_csv(slug: str) -> Response:
+    """The note's risks and measures as CSV; 'not found' exactly like the note's page."""
+    reader, cat = common.current_reader(), catalog()
+    note = cat.note(reader, slug)
+    if note is None:
+        abort(404)
+    return csv_response(("csv-entry", slug, note.version), [note], exports.filename(slug))
+
+
+@bp.get("/register.csv")
+def register_csv() -> Response:
+    """Every risk and measure of every note the reader may read, as CSV."""
+    reader, cat = common.current_reader(), catalog()
+    return csv_response(("csv-register", cat.token(reader)), cat.notes(reader), exports.filename("register"))
+
+
+def csv_response(parts: Any, notes: list[Note], name: str) -> Response:
+    """The notes' rows as a CSV download named `name`, with an ETag like every page.
+
+    `notes` must already be only what the reader may read (the catalogue's answer)."""
+    response = conditional(
+        parts,
+        catalog().last_modified(common.current_reader(), notes),
+        lambda: exports.to_csv(notes),
+        mimetype=exports.MEDIA_TYPE,
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.get("/search")

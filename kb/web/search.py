@@ -1,4 +1,5 @@
-"""The search page: query box, highlighted snippets, facets, pagination, friendly syntax errors."""
+"""The search page: query box, highlighted snippets, facets, pagination, friendly syntax errors,
+and notes on the results: a corrected query, "Did you mean ...?", results with some of the words."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def search():  # type: ignore[no-untyped-def]
             search_url=search_url,
         )
 
-    parts = ("search", cat.token(reader), q, sorted(refine.items()), page)
+    # the synonyms file changes what a query finds, so the page depends on it too
+    parts = ("search", cat.token(reader), cat.index.synonyms_version(), q, sorted(refine.items()), page)
     return conditional(parts, None, render)
 
 
