@@ -17,6 +17,7 @@ unfinished rebuild, and an index write lock still held for a process that is gon
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ from kb.feeds import listfile as feedlist
 from kb.files.lock import write_lock
 from kb.index.search import WRITE_WAIT, Index, entry_document
 from kb.model.entry import Entry, check_related, content_hash, read_entry
+from kb.model.serial import entry_from_dict
 from kb.store import Store
 from kb.store.housekeeping import (
     build_folder,
@@ -67,8 +69,17 @@ def entry_files(entries_dir: Path) -> list[Path]:
         return []
     # scandir knows file types without a stat per file; names sort as the paths would
     with os.scandir(entries_dir) as found:
-        names = sorted(f.name for f in found if f.name.endswith(".md") and not f.name.startswith(".") and f.is_file())
+        names = sorted(f.name for f in found if f.name.endswith(".md") and not f.name.startswith(".") and _is_file(f))
     return [entries_dir / name for name in names]
+
+
+def _is_file(found: os.DirEntry) -> bool:
+    """A regular file (a symlink loop or an unreadable link is left out, not an error for all)."""
+    try:
+        return found.is_file()
+    except OSError:
+        log.warning("skipped %s: it cannot be read as a file", found.path)
+        return False
 
 
 def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
@@ -134,6 +145,12 @@ class _Read:
     size: int
     entry: Entry | None
     problems: list[Problem]
+    last_good: Entry | None = None  # a broken file's last valid version, kept live meanwhile
+
+    @property
+    def live(self) -> Entry | None:
+        """What the site, search and feeds serve for this file."""
+        return self.entry or self.last_good
 
 
 def sync(
@@ -163,12 +180,12 @@ def sync(
         return idx, report
     removed = [states[name]["slug"] for name in gone]
     with idx.writer(bulk=len(to_read) > 100) as w:
-        parsed = _parse(cfg, to_read, report, on_file, None)
-        for slug in removed + [r.path.stem for r in parsed if r.entry is None]:
+        parsed = _parse(cfg, to_read, report, on_file, None, store)
+        for slug in removed + [r.path.stem for r in parsed if r.live is None]:
             w.delete(f"entry:{slug}")
         for r in parsed:
-            if r.entry is not None:
-                w.put(**entry_document(r.entry))
+            if r.live is not None:
+                w.put(**entry_document(r.live))
     _record(cfg, store, parsed, gone, states, report)
     report.removed.extend(removed)
     _check_links(cfg, store, parsed, report)
@@ -214,9 +231,9 @@ def _rebuild(
         build = Index(build_folder(idx.path))
         try:
             with build.writer(bulk=len(to_read) > 100, procs=procs) as w:
-                parsed = _parse(cfg, to_read, report, on_file, w)
+                parsed = _parse(cfg, to_read, report, on_file, w, store)
                 items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
-            good = [r.entry for r in parsed if r.entry is not None]
+            good = [r.live for r in parsed if r.live is not None]
             if procs > 1 and build.count("entry") != len(good):
                 # Whoosh leaves out, without a word, the documents of an indexing process that died
                 log.error("a search indexing process failed; indexing everything again in this one")
@@ -282,8 +299,11 @@ def _parse(
     report: SyncReport,
     on_file: Callable[[Path], None] | None,
     adding: Any,
+    store: Store,
 ) -> list[_Read]:
-    """Parse and validate each changed file; with a fresh index's writer, add each good entry."""
+    """Parse and validate each changed file; with a fresh index's writer, add each live entry.
+    A broken file's last valid version stays live (its rows, or the newest version the state
+    database keeps), so one typo never takes a published note offline."""
     parsed = []
     for path, digest, mtime_ns, size, data in to_read:
         entry, problems = read_entry(path, data, display=Path(cfg.display(path)))
@@ -293,10 +313,24 @@ def _parse(
             on_file(path)
         for p in problems:
             log.log(logging.ERROR if p.severity == "error" else logging.WARNING, "%s", p)
-        parsed.append(_Read(path, digest, mtime_ns, size, entry, problems))
-        if adding is not None and entry is not None:
-            adding.add(**entry_document(entry))
+        read = _Read(path, digest, mtime_ns, size, entry, problems)
+        if entry is None:
+            read.last_good = _last_good(store, cfg, path)
+            if read.last_good is not None:
+                log.warning("%s: the site keeps serving its last valid version", cfg.display(path))
+        parsed.append(read)
+        if adding is not None and read.live is not None:
+            adding.add(**entry_document(read.live))
     return parsed
+
+
+def _last_good(store: Store, cfg: Config, path: Path) -> Entry | None:
+    """The last valid version of the entry in `path`: its rows, else the newest version seen."""
+    current = store.entry(path.stem, cfg.entries_dir)
+    if current is not None:
+        return current
+    versions = store.versions(path.stem)
+    return entry_from_dict(json.loads(versions[0]["data"]), path) if versions else None
 
 
 def _record(
@@ -331,7 +365,10 @@ def _record(
             )
             if r.entry is None:
                 report.skipped.append(cfg.display(r.path))
-                store.delete_entry(r.path.stem)
+                if r.last_good is None:
+                    store.delete_entry(r.path.stem)
+                else:
+                    store.put_entry(r.last_good, r.path.name)  # the same version: nothing changes for readers
                 continue
             changes = store.put_entry(r.entry, r.path.name)
             if changes:

@@ -65,16 +65,21 @@ def test_broken_files_are_skipped_and_the_rest_index(kb_root):
     assert any(str(p).startswith("entries/out-of-range.md:15: likelihood must be 1-5") for p in report.problems)
 
 
-def test_a_file_that_breaks_leaves_the_index_and_comes_back_when_fixed(ws):
+def test_finding_13_2_a_broken_file_keeps_its_last_good_version_live(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     good = path.read_text()
-    path.write_text(good.replace("impact: 5", "impact: 9"))
+    path.write_text(good.replace("impact: 5", "impact: 9").replace("3D-printed firearms", "Broken title"))
     report = update_index(ws)
-    assert report.skipped == ["entries/printed-guns.md"]
-    assert titles(ws, "firearms") == []
-    path.write_text(good)
-    update_index(ws)
+    assert report.skipped == ["entries/printed-guns.md"]  # still reported, and kb index exits 1
+    assert titles(ws, "firearms") == ["3D-printed firearms"]  # the last good version stays live
+    state = ws.store.file_states()["printed-guns.md"]
+    assert state["ok"] == 0 and "impact must be 1-5, got 9" in state["problems"]
+    assert ws.store.entry_row("printed-guns")["title"] == "3D-printed firearms"
+    update_index(ws, rebuild=True)  # even a rebuild keeps it, from the versions the state keeps
     assert titles(ws, "firearms") == ["3D-printed firearms"]
+    path.write_text(good.replace("3D-printed firearms", "3D-printed guns"))
+    update_index(ws)
+    assert titles(ws, "guns") == ["3D-printed guns"] and ws.store.file_states()["printed-guns.md"]["ok"] == 1
 
 
 def test_rebuild_starts_over_and_a_lost_index_is_rebuilt(ws):

@@ -110,7 +110,7 @@ def _index(ws: Workspace, rebuild: bool) -> None:
 
 @click.command()
 @click.argument("query", nargs=-1, required=True)
-@click.option("-n", "--limit", default=10, show_default=True, help="How many results.")
+@click.option("-n", "--limit", default=10, show_default=True, type=click.IntRange(1, 200), help="How many results.")
 @click.option("--public", is_flag=True, help="Only what the public site shows (published, TLP:CLEAR).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_ctx

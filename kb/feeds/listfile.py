@@ -28,6 +28,7 @@ from kb.errors import KbError, Problem
 from kb.files.atomic import write_atomic
 from kb.files.lock import write_lock
 from kb.model.entry import SLUG_RE
+from kb.model.frontmatter import FrontMatterError, refuse_anchors
 from kb.model.sanitize import safe_url
 
 try:  # libyaml is faster; PyYAML's wheels ship it
@@ -117,6 +118,10 @@ class _Parsed:
 
 
 def _parse(text: str, shown: str) -> _Parsed:
+    try:
+        refuse_anchors(text, offset=1)  # an alias bomb would take exponential time to build
+    except FrontMatterError as exc:
+        raise FeedListError(f"{shown}:{exc.line}: {exc.message.replace('front matter', 'the feed list')}") from None
     loader = _Loader(text)
     try:
         root = loader.get_single_node()

@@ -18,7 +18,7 @@ summary: >-
   One paragraph a busy reader can act on: what the technology is, the main crime
   risk, and the single most useful thing industry can do about it.
 status: draft
-tlp: clear
+tlp: amber               # staff only until shared: name organisations in share_with, or choose clear | green | red
 category: devices        # devices | manufacturing | money | information | mobility
 horizon: 1-3y            # now | 1-3y | 3-5y | 5-10y
 maturity: emerging       # emerging | growing | mainstream

@@ -170,7 +170,6 @@ def test_problems_have_the_words_of_kb_validate_and_name_the_field(entry_file: P
         "risks-0-likelihood": "likelihood must be 1-5, got 7",
         "risks-1-title": "title is required",
         "reviewed": "reviewed must be a date YYYY-MM-DD, got '2026-02-30'",
-        "tlp": "a TLP:AMBER note needs share_with: [organisation, ...] naming who may read it",
         "sources-0-url": "url must be a full http:// or https:// address, got 'javascript:alert(1)'",
     }
     # exactly what kb validate says about the same text, line numbers included
@@ -259,7 +258,8 @@ def test_status_changes_touch_only_the_status_and_are_validated(entry_file: Path
     outcome = editor.set_status(bare, "published")
     assert outcome.status == "invalid"
     assert [p.message for p in editor.errors(outcome.problems)] == [
-        "a published entry needs at least one risk under risks:"
+        "a published note needs at least one risk with a design-out measure",
+        "a published note needs at least one source",
     ]
     assert "status: draft" in bare.read_text()
 

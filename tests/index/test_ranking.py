@@ -97,6 +97,8 @@ risks:
         measure: {text(8).capitalize()}.
         mechanism: increase-effort
         status: proposed
+sources:
+  - title: Source {n}
 ---
 {body}
 """)

@@ -55,9 +55,14 @@ def test_missing_fields_and_amber_without_share_with(tmp_path):
     messages = [p.message for p in problems]
     assert entry is None
     assert "summary is required" in messages
-    assert any("needs share_with" in m for m in messages)
+    assert any("nobody in share_with is staff only" in m for m in messages)  # published AMBER must name orgs
     assert any(m.startswith("reviewed is required") for m in messages)
-    assert "a published entry needs at least one risk under risks:" in messages
+    assert "a published note needs at least one risk with a design-out measure" in messages
+    assert "a published note needs at least one source" in messages
+    assert len(messages) == len(set(messages))
+    draft = tmp_path / "draft.md"
+    draft.write_text(path.read_text().replace("status: published", "status: draft"))
+    assert not any("share_with" in p.message for p in read_entry(draft)[1])  # a draft may be staff only
 
 
 def test_unknown_fields_are_kept_as_warnings(tmp_path):

@@ -58,6 +58,8 @@ risks:
       - actor: manufacturers
         measure: {measure}
         status: proposed
+sources:
+  - title: A test source
 ---
 Body.
 """

@@ -344,6 +344,19 @@ def test_publish_unpublish_archive_are_explicit_and_validated(client, auth, site
     assert "Delivery robots" not in client.get("/feeds/all.atom").get_data(as_text=True)
     auth.sign_in(client, "staff")
     page = "/staff/entries/draft-robots"
+    # issue 13, finding 1: a half-made draft (no measure, no source) is refused, and says why
+    refused = auth.post(client, page + "/status", {"action": "publish"}, form_page=page)
+    follow = client.get(refused.location).get_data(as_text=True)
+    assert "Not published" in follow and "a published note needs at least one source" in follow
+    assert "status: draft" in entry_path(site_root, "draft-robots").read_text()
+    path = entry_path(site_root, "draft-robots")
+    path.write_text(
+        path.read_text().replace(
+            "    trend: rising\n---",
+            "    trend: rising\n    measures:\n      - actor: operators\n        measure: Lock the lid.\n"
+            "        status: proposed\nsources:\n  - title: A robot trial report\n---",
+        )
+    )
     response = auth.post(client, page + "/status", {"action": "publish"}, form_page=page)
     assert response.status_code == 302
     assert "status: published" in entry_path(site_root, "draft-robots").read_text()

@@ -68,6 +68,12 @@ def test_staff_triage_edit_publish(browser, live_server, suggestion, site_root):
         )
         check(page, "staff-editor-errors")
         page.fill("#reviewed", "2026-11-01")
+        # the publishing gate wants a design-out measure and a source
+        page.click("button[value='add-measure:0']")
+        page.select_option("#risks-0-measures-0-actor", "operators")
+        page.select_option("#risks-0-measures-0-status", "proposed")
+        page.fill("#risks-0-measures-0-measure", "Lock the lid until the recipient's code is entered.")
+        page.fill("#sources-0-title", "A delivery robot trial report")
         page.click("button:has-text('Add another risk')")
         assert page.locator("#risks-2").count() == 1  # one risk, plus two blank ones
         page.click("button:has-text('Preview')")
