@@ -31,6 +31,7 @@ from kb.config import Config
 from kb.errors import KbError, Problem
 from kb.feeds import items
 from kb.feeds import listfile as feedlist
+from kb.files.gitdates import committed_dates
 from kb.files.lock import write_lock
 from kb.index.search import WRITE_WAIT, Index, entry_document
 from kb.model.entry import Entry, check_related, content_hash, read_entry
@@ -345,6 +346,7 @@ def _record(
     """The rows of every changed file, in one transaction (in autocommit mode each statement
     would commit on its own, which made a full index ~10x slower); with `clear`, every derived
     row is replaced (a rebuild), in the same transaction."""
+    dates = committed_dates(cfg.entries_dir) if any(r.entry for r in parsed) else {}
     with store.db.conn:
         if not store.db.conn.in_transaction:
             store.db.execute("BEGIN IMMEDIATE")
@@ -370,6 +372,6 @@ def _record(
                 else:
                     store.put_entry(r.last_good, r.path.name)  # the same version: nothing changes for readers
                 continue
-            changes = store.put_entry(r.entry, r.path.name)
+            changes = store.put_entry(r.entry, r.path.name, changed_at=dates.get(r.path.name))
             if changes:
                 report.changes[r.entry.slug] = changes

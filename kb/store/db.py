@@ -151,12 +151,15 @@ class Store:
 
     # -- entries ---------------------------------------------------------------------------
 
-    def put_entry(self, entry: Entry, path: str) -> list[str]:
-        """Store an entry's rows. Returns what changed for readers (empty when nothing did)."""
+    def put_entry(self, entry: Entry, path: str, changed_at: str | None = None) -> list[str]:
+        """Store an entry's rows. Returns what changed for readers (empty when nothing did).
+
+        A version seen for the first time is dated `changed_at` (when its content last changed,
+        e.g. its last git commit) or now."""
         data = entry_to_dict(entry)
         data_json = json.dumps(data)
         version = version_of(entry)
-        stamp = now()
+        stamp = changed_at or now()
         old = self._current(entry.slug)
         if old is None:
             # After `kb index --rebuild` (or a file moved back), a version seen before keeps
