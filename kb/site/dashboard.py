@@ -60,6 +60,19 @@ def feed_health(ws: Workspace, today: dt.date | None = None) -> list[dict[str, A
     return rows
 
 
+def broken_files(ws: Workspace) -> list[dict[str, Any]]:
+    """Entry files that do not validate now, with their problems, and whether the site keeps
+    serving the note's last good version meanwhile."""
+    live = ws.store.slugs()
+    out = []
+    for name, state in sorted(ws.store.file_states().items()):
+        if state["ok"]:
+            continue
+        problems = [p for p in json.loads(state["problems"] or "[]") if ": warning: " not in p]
+        out.append({"name": name, "slug": state["slug"], "problems": problems, "live": state["slug"] in live})
+    return out
+
+
 def overdue(entries: list[Entry], review_days: int, today: dt.date | None = None) -> list[tuple[Entry, dt.date]]:
     """Entries past their review date (archived ones left out), most overdue first."""
     today = today or dt.date.today()

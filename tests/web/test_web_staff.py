@@ -15,6 +15,7 @@ from staff_fixtures import FEED_URL, add_feed_item, add_update_suggestion
 
 from kb.accounts import Accounts
 from kb.errors import Busy
+from kb.sync import update_index
 
 GET_ROUTES = [
     "/staff/",
@@ -449,3 +450,14 @@ def test_finding_6_a_save_stands_when_the_index_cannot_be_updated(client, auth, 
     shown = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Saved" in shown and "The file is saved. The search index could not be updated just now" in shown
     monkeypatch.undo()
+
+
+def test_finding_13_2_the_dashboard_lists_a_broken_file_and_the_note_stays_live(client, auth, site_root, ws):  # noqa: F811
+    path = entry_path(site_root, "prison-drones")
+    path.write_text(path.read_text().replace("tags: [", "tags: [unclosed, ", 1).replace("]\nsectors", "\nsectors", 1))
+    update_index(ws)
+    assert client.get("/entries/prison-drones").status_code == 200  # the last good version, still public
+    auth.sign_in(client, "staff")
+    page = client.get("/staff/").get_data(as_text=True)
+    assert "Files with problems" in page and "entries/prison-drones.md" in page
+    assert "last good version live" in page
