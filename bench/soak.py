@@ -94,7 +94,7 @@ class Browser:
 
     def sign_in(self, email: str) -> None:
         _, page, _ = self.request("GET", "/sign-in")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        token = re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
         status, _, _ = self.request(
             "POST", "/sign-in", [("csrf_token", token), ("email", email), ("password", PASSWORD)]
         )
