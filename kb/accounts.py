@@ -1,4 +1,5 @@
-"""Accounts: staff, admins and partners (who belong to an organisation), and the audit log.
+"""Accounts: staff, admins and partners (who belong to an organisation, one that config.toml's
+`[[organisations]]` registers when the register is given), and the audit log.
 
 Passwords are hashed with Argon2id. Sessions live on the server: each sign-in gets a random
 token whose SHA-256 is a row of `sessions`; signing out deletes that row. Disabling a user or
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +25,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from kb.clock import now, utcnow
-from kb.config import AccountSettings
+from kb.config import AccountSettings, Organisation
 from kb.errors import KbError, NotFound
+from kb.model import organisations as register
 from kb.model.access import Reader
 from kb.store import Store
+
+log = logging.getLogger(__name__)
 
 ROLES = ("admin", "staff", "partner")
 MAX_FAILURES = 5
@@ -108,8 +114,20 @@ class Accounts:
     # -- changing --------------------------------------------------------------------------
 
     def add(
-        self, email: str, password: str, role: str, *, org: str | None = None, name: str = "", actor: str = "cli"
+        self,
+        email: str,
+        password: str,
+        role: str,
+        *,
+        org: str | None = None,
+        name: str = "",
+        actor: str = "cli",
+        organisations: Sequence[Organisation] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> User:
+        """Add an account. With `organisations` (config.toml's register, `Config.organisations`),
+        `org` must be a registered slug, and an address outside its `email_domain` is warned
+        about through `warn` (default: the log), not refused."""
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise KbError(f"{email!r} is not an email address")
@@ -119,6 +137,7 @@ class Accounts:
             raise KbError("a partner belongs to an organisation: give --org SLUG (e.g. --org acme-drones)")
         if org and not _SLUG.match(org):
             raise KbError(f"organisation must be a lower-case slug like 'acme-drones'; got {org!r}")
+        warning = check_org(email, org, organisations) if org and organisations is not None else None
         check_password(password)
         if self.by_email(email):
             raise KbError(f"a user {email} already exists; use kb users reset-password to change the password")
@@ -137,6 +156,8 @@ class Accounts:
             }
         )
         self.log(actor, "user.add", email, {"role": role, "org": org})
+        if warning and role == "partner":
+            (warn or log.warning)(warning)
         user = self.by_email(email)
         assert user is not None
         return user
@@ -274,6 +295,21 @@ class RateLimited(KbError):
     def __init__(self, message: str, wait: str = "a minute"):
         super().__init__(message)
         self.wait = wait
+
+
+def check_org(email: str, org: str, organisations: Sequence[Organisation]) -> str | None:
+    """Refuse (KbError) an organisation the register does not hold, with the nearest registered slug;
+    return a warning when `email` is outside the organisation's email domain."""
+    problem = register.unknown_org(org, {o.slug for o in organisations})
+    if problem:
+        raise KbError(problem)
+    found = next(o for o in organisations if o.slug == org)
+    if register.outside_domain(email, found.email_domain):
+        return (
+            f"{email} is not an address at {found.email_domain}, the email domain of {org!r} ({found.name}); "
+            "check the address and the organisation"
+        )
+    return None
 
 
 def _token_hash(token: str) -> str:

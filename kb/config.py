@@ -2,12 +2,14 @@
 
 Paths in the file are resolved against the folder that holds it. Every value is checked
 where it is read (type, range, text, folders), and every problem is reported at once, by
-key, in one `ConfigError`.
+key, in one `ConfigError`. The `[[organisations]]` tables are the register of organisations:
+the only slugs an entry's `share_with` and a partner's organisation may name.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -59,6 +61,15 @@ class AccountSettings:
 
 
 @dataclass(frozen=True)
+class Organisation:
+    """One `[[organisations]]` table: an organisation partners belong to and notes are shared with."""
+
+    slug: str  # what share_with and `kb users add --org` name
+    name: str
+    email_domain: str | None = None  # its people's addresses; a partner's elsewhere is warned about
+
+
+@dataclass(frozen=True)
 class Config:
     root: Path
     entries_dir: Path
@@ -69,6 +80,12 @@ class Config:
     suggest: SuggestSettings = field(default_factory=SuggestSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
+    organisations: tuple[Organisation, ...] = ()
+
+    @property
+    def organisation_slugs(self) -> frozenset[str]:
+        """The registered organisations' slugs: all that share_with and a partner's organisation may name."""
+        return frozenset(o.slug for o in self.organisations)
 
     @property
     def db_path(self) -> Path:
@@ -103,6 +120,10 @@ class Config:
 _SECTIONS = {"feeds": FeedSettings, "suggest": SuggestSettings, "site": SiteSettings, "accounts": AccountSettings}
 _TOP = {"entries_dir": "entries", "feeds_dir": "feeds", "var_dir": "var", "review_days": 365}  # [kb]: key -> default
 _PATHS = ("entries_dir", "feeds_dir", "var_dir")
+ORGANISATION_KEYS = {"slug": True, "name": True, "email_domain": False}  # key -> required
+_ORG_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # the same shape as an entry's slugs (kb.model.entry)
+_ORG_SLUG_MAX = 100  # characters: share_with items are at most this long
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _TEXT_MAX = 500  # characters in any text setting
 _BAD = object()  # a value that was refused
 
@@ -212,6 +233,52 @@ def _table(name: str, raw: Any, defaults: dict[str, Any], errors: list[str]) -> 
     return values
 
 
+def _organisation(key: str, raw: Any, seen: dict[str, str], errors: list[str]) -> Organisation | None:
+    """One `[[organisations]]` table (`key` is how messages name it, e.g. organisations[2])."""
+    if not isinstance(raw, dict):
+        errors.append(
+            f"{key}: must be a table (slug = ..., name = ... lines under [[organisations]]), got {_show(raw)}"
+        )
+        return None
+    values: dict[str, str] = {}
+    for setting, value in raw.items():
+        if setting not in ORGANISATION_KEYS:
+            errors.append(f"{key}.{_name(setting)}: unknown setting (known: {', '.join(sorted(ORGANISATION_KEYS))})")
+        elif (value := _setting(f"{key}.{setting}", value, "", errors)) is not _BAD:
+            values[setting] = value
+    errors.extend(f"{key}.{k}: is required" for k, needed in ORGANISATION_KEYS.items() if needed and k not in raw)
+    slug, name, domain = values.get("slug"), values.get("name"), values.get("email_domain")
+    if slug is not None and (not _ORG_SLUG.match(slug) or len(slug) > _ORG_SLUG_MAX):
+        errors.append(
+            f"{key}.slug: must be a lower-case slug (letters, digits, hyphens) of at most {_ORG_SLUG_MAX} "
+            f"characters, such as 'acme-drones'; got {_show(slug)}"
+        )
+    elif slug is not None and slug in seen:
+        errors.append(f"{key}.slug: {slug!r} is registered already, by {seen[slug]}; register each slug once")
+    elif slug is not None:
+        seen[slug] = key
+    if name is not None and not name.strip():
+        errors.append(f"{key}.name: must not be empty")
+    if domain is not None and not _DOMAIN.match(domain.lower()):
+        errors.append(f"{key}.email_domain: must be a domain such as 'acme.example' (no @), got {_show(domain)}")
+    if slug is None or name is None:
+        return None  # a problem was reported: load() raises
+    return Organisation(slug=slug, name=name.strip(), email_domain=domain.lower() if domain else None)
+
+
+def _organisations(raw: Any, errors: list[str]) -> tuple[Organisation, ...]:
+    """The register: every `[[organisations]]` table, counted from 1 in messages."""
+    if not isinstance(raw, list):
+        errors.append(
+            "organisations: must be [[organisations]] tables (a [[organisations]] line, then slug = ... and "
+            f"name = ... lines), got {_show(raw)}"
+        )
+        return ()
+    seen: dict[str, str] = {}
+    found = (_organisation(f"organisations[{i}]", item, seen, errors) for i, item in enumerate(raw, start=1))
+    return tuple(o for o in found if o is not None)
+
+
 def _folder(root: Path, key: str, value: str, errors: list[str]) -> Path:
     """A folder setting resolved against `root`; it may be missing (it is made), but not be a file."""
     try:
@@ -250,7 +317,8 @@ def load(root: Path | str | None = None) -> Config:
     """Read `config.toml` in `root` (default: $KB_ROOT or the current folder).
 
     Every value is checked where it is read: its type, its range (`BOUNDS`), text without
-    control characters, folders that are not files. All problems are reported at once, by key.
+    control characters, folders that are not files, organisations' slugs (slug-shaped, each
+    once). All problems are reported at once, by key.
     """
     root = Path(root or os.environ.get("KB_ROOT") or ".").resolve()
     path = root / CONFIG_NAME
@@ -259,14 +327,21 @@ def load(root: Path | str | None = None) -> Config:
     raw = _read(path)
     errors: list[str] = []
     top = _table("kb", raw.pop("kb", {}), _TOP, errors)
+    organisations = _organisations(raw.pop("organisations", []), errors)
     sections = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
-            errors.append(f"[{_name(name)}]: unknown section (known: kb, {', '.join(_SECTIONS)})")
+            errors.append(f"[{_name(name)}]: unknown section (known: kb, {', '.join(_SECTIONS)}, [[organisations]])")
             continue
         cls = _SECTIONS[name]
         sections[name] = cls(**_table(name, value, {f.name: getattr(cls(), f.name) for f in fields(cls)}, errors))
     folders = {key: _folder(root, key, top.get(key, _TOP[key]), errors) for key in _PATHS}
     if errors:
         raise ConfigError(f"{path}: " + "; ".join(errors))
-    return Config(root=root, review_days=top.get("review_days", _TOP["review_days"]), **folders, **sections)
+    return Config(
+        root=root,
+        review_days=top.get("review_days", _TOP["review_days"]),
+        organisations=organisations,
+        **folders,
+        **sections,
+    )

@@ -34,6 +34,7 @@ from kb.feeds import listfile as feedlist
 from kb.files.gitdates import committed_dates
 from kb.files.lock import write_lock
 from kb.index.search import WRITE_WAIT, Index, entry_document
+from kb.model import organisations
 from kb.model.entry import Entry, check_related, content_hash, read_entry
 from kb.model.serial import entry_from_dict
 from kb.store import Store
@@ -84,7 +85,9 @@ def _is_file(found: os.DirEntry) -> bool:
 
 
 def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
-    """Read every entry file and `synonyms.yaml` (no database, no index); return the good entries and every problem."""
+    """Read every entry file and `synonyms.yaml` (no database, no index); return the good entries and every problem.
+
+    Links are checked too: `related` must name entries, `share_with` registered organisations."""
     entries: list[Entry] = []
     problems: list[Problem] = []
     for path in entry_files(cfg.entries_dir):
@@ -92,9 +95,11 @@ def validate(cfg: Config) -> tuple[list[Entry], list[Problem]]:
         problems.extend(found)
         if entry:
             entries.append(entry)
-    known = {p.stem for p in entry_files(cfg.entries_dir)}
+    known, orgs = {p.stem for p in entry_files(cfg.entries_dir)}, cfg.organisation_slugs
     for entry in entries:
-        problems.extend(check_related(entry, known, Path(cfg.display(entry.path))))
+        shown = Path(cfg.display(entry.path))
+        problems.extend(check_related(entry, known, shown))
+        problems.extend(organisations.entry_problems(entry, orgs, shown))
     from kb.model import synonyms  # the search's synonyms file, staff-edited beside the entries
 
     path = cfg.entries_dir / synonyms.FILE_NAME
@@ -261,10 +266,14 @@ def _rebuild(
 
 
 def _check_links(cfg: Config, store: Store, parsed: list[_Read], report: SyncReport) -> None:
+    """Problems with what changed files link to: `related` entries, `share_with` organisations."""
     known = store.slugs()
+    orgs = cfg.organisation_slugs
     for r in parsed:
         if r.entry is not None:
-            report.problems.extend(check_related(r.entry, known, Path(cfg.display(r.entry.path))))
+            shown = Path(cfg.display(r.entry.path))
+            report.problems.extend(check_related(r.entry, known, shown))
+            report.problems.extend(organisations.entry_problems(r.entry, orgs, shown))
 
 
 def _changed_files(

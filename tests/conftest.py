@@ -14,6 +14,18 @@ from kb.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
+# The register the test knowledge bases share with and put partners in (tests/auth_helpers.py's PEOPLE).
+ORGANISATIONS = """
+[[organisations]]
+slug = "org-a"
+name = "Organisation A"
+email_domain = "org-a.example"
+
+[[organisations]]
+slug = "org-b"
+name = "Organisation B"
+email_domain = "org-b.example"
+"""
 
 
 @pytest.fixture
@@ -22,7 +34,7 @@ def kb_root(tmp_path: Path) -> Path:
     root = tmp_path / "kb"
     shutil.copytree(DATA / "entries", root / "entries")
     (root / "feeds").mkdir()
-    (root / "config.toml").write_text("[kb]\nreview_days = 365\n\n[accounts]\ntest_hashing = true\n")
+    (root / "config.toml").write_text("[kb]\nreview_days = 365\n\n[accounts]\ntest_hashing = true\n" + ORGANISATIONS)
     return root
 
 

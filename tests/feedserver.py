@@ -38,6 +38,15 @@ concurrency = 6
 
 [accounts]
 test_hashing = true      # Argon2id at its minimum cost: tests make many accounts
+
+# the organisations tests/data/suggest-entries share with
+[[organisations]]
+slug = "charge-point-operators-forum"
+name = "Charge Point Operators Forum"
+
+[[organisations]]
+slug = "national-police-chiefs-council"
+name = "National Police Chiefs' Council"
 """
 
 

@@ -25,6 +25,18 @@ REPO = Path(__file__).parent.parent
 BASE_URL = "http://kb.example.test"
 PUBLIC = ["prison-drones", "printed-guns", "overdue-cameras"]
 RESTRICTED = ["secret-keys", "draft-robots", "amber-locks", "red-ledgers", "review-wearables"]
+# The register (as in conftest.py): amber-locks is shared with org-a; auth_helpers' partners are of org-a and org-b.
+ORGANISATIONS = """
+[[organisations]]
+slug = "org-a"
+name = "Organisation A"
+email_domain = "org-a.example"
+
+[[organisations]]
+slug = "org-b"
+name = "Organisation B"
+email_domain = "org-b.example"
+"""
 
 # Words that appear only in notes the public may not read: none may appear in any public response.
 CANARIES = [
@@ -73,7 +85,7 @@ def make_site(root: Path, per_page: int = 20) -> Path:
     (root / "feeds").mkdir()
     (root / "config.toml").write_text(
         f'[kb]\nreview_days = 365\n\n[site]\nbase_url = "{BASE_URL}"\nper_page = {per_page}\n'
-        'green_community = "the test partner network"\n\n[accounts]\ntest_hashing = true\n'
+        'green_community = "the test partner network"\n\n[accounts]\ntest_hashing = true\n' + ORGANISATIONS
     )
     return root
 

@@ -1,5 +1,6 @@
 """Docs that cannot drift: every setting the code reads is in the shipped config.toml (at its
-default) and in README; every `kb` command and option that --help shows is in README."""
+default; `[[organisations]]`, which has none, as a commented example) and in README; every `kb`
+command and option that --help shows is in README."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def test_every_setting_is_in_the_shipped_config_at_its_default():
 
 def test_every_setting_is_in_readme():
     assert [f"{s}.{k}" for s, k, _ in settings() if f"`{s}.{k}`" not in README] == []
+
+
+def test_every_organisations_key_is_in_the_shipped_example_and_readme():
+    """`[[organisations]]` is an array of tables with no default: the shipped config.toml shows a
+    commented example table with every key, and README's row names every key."""
+    example = SHIPPED.split("# [[organisations]]\n", 1)[1]
+    row = next((line for line in README.splitlines() if line.startswith("| `[[organisations]]`")), "")
+    missing = [key for key in config.ORGANISATION_KEYS if not re.search(rf"^# {key} = ", example, re.M)]
+    missing += [f"README: {key}" for key in config.ORGANISATION_KEYS if f"`{key}`" not in row]
+    assert missing == []
 
 
 def commands(group: click.Group, prefix: str = "kb") -> list[tuple[str, click.Command]]:

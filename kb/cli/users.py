@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kb.accounts import ROLES, Accounts
+from kb.accounts import ROLES, Accounts, check_org
 
 
 def _password(from_stdin: bool) -> str:
@@ -25,13 +25,30 @@ def register(main: click.Group) -> None:
     @users.command("add")
     @click.argument("email")
     @click.option("--role", type=click.Choice(ROLES), required=True, help="admin, staff or partner.")
-    @click.option("--org", help="A partner's organisation, as a slug (e.g. acme-drones).")
+    @click.option(
+        "--org",
+        help="A partner's organisation: a slug registered in config.toml's [[organisations]] (e.g. acme-drones).",
+    )
     @click.option("--name", default="", help="The person's name, shown in the audit log.")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
     @pass_ctx
     def add(c: Context, email: str, role: str, org: str | None, name: str, password_stdin: bool) -> None:
-        """Add a user. Prompts for the password unless --password-stdin."""
-        user = Accounts(c.ws.store, c.ws.cfg.accounts).add(email, _password(password_stdin), role, org=org, name=name)
+        """Add a user. Prompts for the password unless --password-stdin.
+
+        A partner's --org must be registered in config.toml's [[organisations]]; an address
+        outside that organisation's email_domain is warned about, not refused."""
+        cfg = c.cfg
+        if org:
+            check_org(email, org, cfg.organisations)  # before the password is asked for
+        user = Accounts(c.ws.store, cfg.accounts).add(
+            email,
+            _password(password_stdin),
+            role,
+            org=org,
+            name=name,
+            organisations=cfg.organisations,
+            warn=lambda message: click.echo(f"warning: {message}", err=True),
+        )
         click.echo(f"added {user.email} ({user.role}{', ' + user.org if user.org else ''})")
 
     @users.command("list")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from kb.files.roundtrip import (
     _split,
     sha256,
 )
+from kb.model import organisations
 from kb.model.entry import TOP_FIELDS, build_entry
 from kb.model.frontmatter import FrontMatter, FrontMatterError, parse
 
@@ -235,8 +236,17 @@ def field_for(where: tuple[str | int, ...], message: str) -> str | None:
     return None
 
 
-def check(path: Path, text: str, known: set[str] | None = None, display: str | None = None) -> list[FieldProblem]:
-    """Every problem `kb validate` would report for `text` as the file at `path`, with its form field."""
+def check(
+    path: Path,
+    text: str,
+    known: set[str] | None = None,
+    display: str | None = None,
+    orgs: Collection[str] | None = None,
+) -> list[FieldProblem]:
+    """Every problem `kb validate` would report for `text` as the file at `path`, with its form field.
+
+    `known` (the entries' slugs) checks `related`; `orgs` (the registered organisations' slugs,
+    `Config.organisation_slugs`) checks `share_with`. Either is left unchecked when None."""
     shown = display or str(path)
     try:
         fm = parse(text)
@@ -268,6 +278,10 @@ def check(path: Path, text: str, known: set[str] | None = None, display: str | N
                         shown,
                     )
                 )
+    if entry is not None and orgs is not None:
+        items = organisations.listed(fm.meta.get("share_with"), fm.lines)
+        for p in organisations.share_problems(items, orgs, Path(shown)):
+            out.append(FieldProblem("share_with", p.message, p.line, p.severity, shown))
     return out
 
 

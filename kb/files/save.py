@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,12 +77,13 @@ def _write(
     known: set[str] | None,
     display: str | None,
     changed: list[str] | None = None,
+    orgs: Collection[str] | None = None,
 ) -> Outcome:
     with write_lock(path.parent):
         raw, current = _read(path)
         if sha256(raw) != base_sha:
             return Outcome("conflict", make(current), sha=sha256(raw), disk_text=current, path=path)
-        problems = check(path, candidate, known, display)
+        problems = check(path, candidate, known, display, orgs)
         if errors(problems):
             return Outcome("invalid", candidate, problems, changed or [], sha=base_sha, path=path)
         if candidate == current:
@@ -92,18 +93,28 @@ def _write(
 
 
 def save(
-    path: Path, values: dict[str, Any], base_sha: str, known: set[str] | None = None, display: str | None = None
+    path: Path,
+    values: dict[str, Any],
+    base_sha: str,
+    known: set[str] | None = None,
+    display: str | None = None,
+    orgs: Collection[str] | None = None,
 ) -> Outcome:
     """Apply `values` to the entry file and write it, unless it changed since `base_sha` was read
     (then nothing is written and the outcome holds both versions) or the result is invalid."""
     with write_lock(path.parent):
         _, current = _read(path)
         candidate, changed = apply(current, values)
-        return _write(path, candidate, base_sha, lambda disk: apply(disk, values)[0], known, display, changed)
+        return _write(path, candidate, base_sha, lambda disk: apply(disk, values)[0], known, display, changed, orgs)
 
 
 def set_status(
-    path: Path, status: str, base_sha: str | None = None, known: set[str] | None = None, display: str | None = None
+    path: Path,
+    status: str,
+    base_sha: str | None = None,
+    known: set[str] | None = None,
+    display: str | None = None,
+    orgs: Collection[str] | None = None,
 ) -> Outcome:
     """Publish, unpublish (draft), archive or send for review: only `status` changes, validated first."""
     if status not in tx.STATUS:
@@ -119,6 +130,7 @@ def set_status(
             known,
             display,
             ["status"],
+            orgs,
         )
 
 
@@ -133,6 +145,7 @@ def create(
     values: dict[str, Any],
     known: set[str] | None = None,
     display: Callable[[Path], str] = str,
+    orgs: Collection[str] | None = None,
 ) -> Outcome:
     """Write a new draft entry from the form. The slug is the file name and cannot clash."""
     slug = (slug or "").strip() or slugify(str(values.get("title") or ""))
@@ -149,7 +162,7 @@ def create(
     candidate, changed = apply(new_entry_text(), {**values, "status": "draft"})
     candidate, _ = set_status_text(candidate, "draft")
     with write_lock(entries_dir):
-        problems = check(path, candidate, (known or set()) | {slug}, shown)
+        problems = check(path, candidate, (known or set()) | {slug}, shown, orgs)
         if path.exists():
             problems.insert(
                 0,

@@ -93,6 +93,13 @@ CONFIG_TEMPLATE = """\
 
 [accounts]
 # test_hashing = false     # Argon2id at its lowest cost, for test suites only: never in production
+
+# The register of organisations: an entry's `share_with:` and `kb users add --org` accept
+# only these slugs (a typo is refused, with the nearest slug). One table per organisation:
+# [[organisations]]
+# slug = "acme-drones"            # lower-case letters, digits and hyphens; each slug once
+# name = "Acme Drones Ltd"
+# email_domain = "acme.example"   # optional: a partner's address elsewhere is warned about
 """
 
 FEEDS_TEMPLATE = """\

@@ -100,7 +100,7 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
     except editor.EditorError as exc:
         values, sha, trouble = {}, "", str(exc)
     text = path.read_text(encoding="utf-8", errors="replace")
-    problems = editor.check(path, text, _known(), cfg().display(path))
+    problems = editor.check(path, text, _known(), cfg().display(path), cfg().organisation_slugs)
     history = [
         {"seen_at": h["seen_at"], "changes": json.loads(h["changes"] or "[]")}
         for h in state().workspace.store.versions(slug)[:10]
@@ -128,7 +128,12 @@ def change_status(slug: str):  # type: ignore[no-untyped-def]
     shown = cfg().display(path)
     with editor.write_lock(cfg().entries_dir):
         outcome = editor.set_status(
-            path, editor.STATUS_ACTIONS[action], request.form.get("sha") or None, _known(), shown
+            path,
+            editor.STATUS_ACTIONS[action],
+            request.form.get("sha") or None,
+            _known(),
+            shown,
+            cfg().organisation_slugs,
         )
         note = index_after_write() if outcome.status == "saved" else None
     if outcome.status == "conflict":
@@ -180,7 +185,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
     shown = cfg().display(path)
     try:
         with editor.write_lock(cfg().entries_dir):
-            outcome = editor.save(path, values, sha, _known(), shown)
+            outcome = editor.save(path, values, sha, _known(), shown, cfg().organisation_slugs)
             note = index_after_write() if outcome.status == "saved" else None
     except NotFound:
         abort(404)
@@ -218,7 +223,7 @@ def new():  # type: ignore[no-untyped-def]
         problem = editor.FieldProblem("title", "title is required", 2)
         return _render(values, slug=None, sha="", problems=[problem], status=400, new_slug=new_slug)
     with editor.write_lock(cfg().entries_dir):
-        outcome = editor.create(cfg().entries_dir, new_slug, values, _known(), cfg().display)
+        outcome = editor.create(cfg().entries_dir, new_slug, values, _known(), cfg().display, cfg().organisation_slugs)
         note = index_after_write() if outcome.status == "saved" else None
     if outcome.status != "saved":
         return _render(values, slug=None, sha="", problems=outcome.problems, status=400, new_slug=new_slug)
