@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ORGANISATIONS  # the register the test knowledge bases share
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,18 +26,6 @@ REPO = Path(__file__).parent.parent
 BASE_URL = "http://kb.example.test"
 PUBLIC = ["prison-drones", "printed-guns", "overdue-cameras"]
 RESTRICTED = ["secret-keys", "draft-robots", "amber-locks", "red-ledgers", "review-wearables"]
-# The register (as in conftest.py): amber-locks is shared with org-a; auth_helpers' partners are of org-a and org-b.
-ORGANISATIONS = """
-[[organisations]]
-slug = "org-a"
-name = "Organisation A"
-email_domain = "org-a.example"
-
-[[organisations]]
-slug = "org-b"
-name = "Organisation B"
-email_domain = "org-b.example"
-"""
 
 # Words that appear only in notes the public may not read: none may appear in any public response.
 CANARIES = [
