@@ -193,3 +193,39 @@ def test_finding_9_search_scores_do_not_reveal_hidden_notes(app, client, auth, s
     after = client.get("/api/search?q=quadcopter")
     assert after.status_code == 200
     assert after.get_data() == before.get_data()
+
+
+# -- Finding 1: the page cache never serves one user's page to another ---------------------------
+
+CACHED_ROUTES = [
+    "/",
+    "/entries/",
+    "/entries/prison-drones",
+    "/entries/amber-locks",
+    "/sectors/",
+    "/sectors/prisons",
+    "/tags/drones",
+    "/search?q=drone",
+    "/changes",
+]
+
+
+def test_finding_1_two_users_of_one_organisation_never_share_a_cached_page(app, auth):  # noqa: F811
+    auth.accounts.add("amy@org-a.example", PASSWORD, "partner", org="org-a")  # a second partner of org-a
+    first, second = app.test_client(), app.test_client()
+    assert sign_in_as(first, "ann@org-a.example", PASSWORD).status_code == 302
+    assert sign_in_as(second, "amy@org-a.example", PASSWORD).status_code == 302
+    for url in CACHED_ROUTES:
+        ann = first.get(url)
+        amy = second.get(url)  # the same audience (org-a), asked straight after
+        assert ann.status_code == amy.status_code, url
+        if ann.status_code != 200:
+            continue
+        ann_page, amy_page = ann.get_data(as_text=True), amy.get_data(as_text=True)
+        assert "ann@org-a.example" in ann_page and "amy@org-a.example" not in ann_page, url
+        assert "amy@org-a.example" in amy_page and "ann@org-a.example" not in amy_page, url
+        assert ann.headers["ETag"] != amy.headers["ETag"], url
+        assert csrf_token(amy_page) != csrf_token(ann_page), url
+        # each one's own sign-out form works (with another's token it was a 400)
+    assert second.post("/sign-out", data={"csrf_token": csrf_token(amy_page)}).status_code == 302
+    assert first.post("/sign-out", data={"csrf_token": csrf_token(ann_page)}).status_code == 302
