@@ -291,3 +291,24 @@ def test_finding_5_control_characters_are_stripped_from_item_fields():
     assert one.author == "eve@t.example (Eve›0m)" and one.summary_html == "<pre>line one\nline\ttwo]0;pwned1m</pre>"
     assert two.title == "Alert[2J]0;owned now" and two.author == "x[8m@t.example (Mal[0m)"
     assert two.summary_html == "first[1m line\nsecond line" and two.text == "first[1m line second line"
+
+
+def test_finding_5_nothing_a_feed_wrote_reaches_the_terminal_as_an_escape(kb_root):
+    """Even a row stored before titles were cleaned prints without control characters."""
+    from click.testing import CliRunner
+    from staff_fixtures import add_feed_item, add_update_suggestion
+
+    from kb.cli.main import main
+    from kb.sync import update_index
+    from kb.workspace import Workspace
+
+    ws = Workspace.open(kb_root)
+    update_index(ws)
+    hostile = "Clear\x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil.example\x07link\x1b]8;;\x07 \x9b31m"
+    item = add_feed_item(ws, hostile, "https://news.example.test/1")
+    sid = add_update_suggestion(ws, "printed-guns", [item], title=hostile)
+    ws.close()
+    for args in (["feeds", "items"], ["suggestions", "list"], ["suggestions", "show", str(sid)]):
+        out = CliRunner().invoke(main, ["--root", str(kb_root), *args]).output
+        assert "Clear" in out, args
+        assert not any(ch in out for ch in "\x1b\x07\x9b"), args
