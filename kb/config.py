@@ -61,6 +61,23 @@ class AccountSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """An SMTP server for `kb mail test` and the digests (kb.mail); mail is off while `host` is empty."""
+
+    host: str = ""  # empty: mail is off
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    user: str = ""  # empty: no sign-in to the server
+    password_env: str = ""  # the NAME of the environment variable holding the password, never the password
+    from_address: str = ""
+    timeout: float = 20.0  # seconds for each step of talking to the server
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host.strip())
+
+
+@dataclass(frozen=True)
 class Organisation:
     """One `[[organisations]]` table: an organisation partners belong to and notes are shared with."""
 
@@ -80,6 +97,7 @@ class Config:
     suggest: SuggestSettings = field(default_factory=SuggestSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     organisations: tuple[Organisation, ...] = ()
 
     @property
@@ -117,7 +135,13 @@ class Config:
             return str(path)
 
 
-_SECTIONS = {"feeds": FeedSettings, "suggest": SuggestSettings, "site": SiteSettings, "accounts": AccountSettings}
+_SECTIONS = {
+    "feeds": FeedSettings,
+    "suggest": SuggestSettings,
+    "site": SiteSettings,
+    "accounts": AccountSettings,
+    "mail": MailSettings,
+}
 _TOP = {"entries_dir": "entries", "feeds_dir": "feeds", "var_dir": "var", "review_days": 365}  # [kb]: key -> default
 _PATHS = ("entries_dir", "feeds_dir", "var_dir")
 ORGANISATION_KEYS = {"slug": True, "name": True, "email_domain": False}  # key -> required
@@ -164,7 +188,12 @@ BOUNDS: dict[str, Bound] = {  # every int and float setting has one (a test chec
     "suggest.topic_window_days": Bound(1, 365, " days"),
     "suggest.topic_min_items": Bound(2, 1000),
     "suggest.topic_min_feeds": Bound(1, 1000),
+    "mail.port": Bound(1, 65535),
+    "mail.timeout": _SECONDS,
 }
+MAIL_SECURITY = ("starttls", "tls", "none")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _show(value: Any) -> str:
@@ -187,6 +216,12 @@ def _text_problem(key: str, value: str) -> str | None:
         return "must not be empty"
     if key == "feeds.user_agent" and not value.isascii():
         return "must be ASCII text (it is sent in an HTTP header)"
+    if key == "mail.security" and value not in MAIL_SECURITY:
+        return f"must be one of {', '.join(MAIL_SECURITY)}, got {_show(value)}"
+    if key == "mail.password_env" and value and not _ENV_NAME.match(value):
+        return "must be the name of an environment variable (such as KB_SMTP_PASSWORD), not a password"
+    if key == "mail.from_address" and value and not _ADDRESS.match(value):
+        return f"must be an email address such as kb@example.org, got {_show(value)}"
     if key == "site.base_url":
         try:
             parts = urlsplit(value)

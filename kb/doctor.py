@@ -2,8 +2,8 @@
 
 Checks, each giving one finding (what was found, and what to do when something is wrong):
 the state and cache databases (`PRAGMA quick_check`, or `integrity_check` when thorough), the
-search index (it opens; its entries and feed items agree with the rows), the entry files (the
-problems `kb validate` finds), and what killed processes left (temporary files in `entries/`,
+search indexes (`var/index/` and `var/items-index/` open; their entries and feed items agree
+with the rows), the entry files (the problems `kb validate` finds), and what killed processes left (temporary files in `entries/`,
 unfinished rebuilds, an index lock held for a process that is gone). Nothing is changed or
 created: the databases are opened without creating them, and the index only when it exists.
 """
@@ -21,6 +21,7 @@ from kb.index.search import Index
 from kb.store.health import check
 from kb.store.housekeeping import stale_builds, stale_index_lock, stale_temp_files
 from kb.sync import entry_files, validate
+from kb.workspace import items_index_dir
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,25 @@ def _index(cfg: Config, cache_ok: bool) -> list[Finding]:
     what = f"search index {cfg.display(cfg.index_dir)}"
     if not any(cfg.index_dir.glob("_MAIN_*.toc")):
         return [Finding(False, what, "does not exist: run kb index")]
-    idx = Index(cfg.index_dir)
+    idx, items_dir = Index(cfg.index_dir), items_index_dir(cfg)
+    items_idx = Index(items_dir) if any(items_dir.glob("_MAIN_*.toc")) else None
     try:
-        in_index = {"entry": idx.count("entry"), "item": idx.count("item")}
+        in_index = {"entry": idx.count("entry"), "item": items_idx.count("item") if items_idx else 0}
+        stray = idx.count("item")  # from before feed items had their own index
     except KbError as exc:
-        return [Finding(False, what, str(exc).replace(f"the search index {cfg.index_dir} ", ""))]
+        why = str(exc).replace(f"the search index {cfg.index_dir} ", "")
+        return [
+            Finding(False, what, why.replace(f"the search index {items_dir}", f"its items {cfg.display(items_dir)}"))
+        ]
     finally:
         idx.close()
+        if items_idx:
+            items_idx.close()
     found = [Finding(True, what, f"opens; {in_index['entry']} entries, {in_index['item']} feed items")]
+    if stray:
+        found.append(
+            Finding(False, what, f"holds {stray} feed items (now kept in {cfg.display(items_dir)}): run kb index")
+        )
     if cache_ok:
         rows = _count(cfg.cache_path, "SELECT count(*) FROM entries")
         if rows != in_index["entry"]:
@@ -142,11 +154,11 @@ def _leftovers(cfg: Config) -> list[Finding]:
     if temp:
         names = ", ".join(cfg.display(p) for p in temp[:3]) + (f" and {len(temp) - 3} more" if len(temp) > 3 else "")
         found.append(Finding(False, "temporary files", f"{names}, left by a killed save: run kb index (removes them)"))
-    builds = stale_builds(cfg.index_dir)
+    builds = stale_builds(cfg.index_dir) + stale_builds(items_index_dir(cfg))
     if builds:
         names = ", ".join(cfg.display(p) for p in builds)
         found.append(Finding(False, "unfinished rebuild", f"{names}: run kb index (removes them)"))
-    lock = stale_index_lock(cfg.index_dir)
+    lock = stale_index_lock(cfg.index_dir) or stale_index_lock(items_index_dir(cfg))
     if lock:
         found.append(
             Finding(

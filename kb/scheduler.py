@@ -6,7 +6,8 @@ the process was busy or asleep collapse into one, and a misfire grace of one int
 feed held back by Retry-After or error backoff is skipped until its time comes.
 
 A reload job re-reads `feeds.yaml` every minute (added, removed, disabled or re-timed feeds
-are picked up), and a topic job looks for emerging topics every ten minutes.
+are picked up), a topic job looks for emerging topics every ten minutes, and, when config.toml's
+[mail] has a host, a digest job sends the email digests that are due once a day (kb.digest).
 
 Start it from a command, never from `create_app` (the reloader and every web worker would
 start their own): `kb scheduler` runs it in the foreground; `kb serve` calls
@@ -33,9 +34,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from kb import suggest
+from kb import digest, suggest
 from kb.config import Config
 from kb.errors import KbError
 from kb.feeds import listfile as feedlist
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 RELOAD_SECONDS = 60
 TOPIC_MINUTES = 10
+DIGEST_HOUR = 7  # UTC: the daily digest job runs then
 STAGGER_SECONDS = 5  # first polls after a start are spread over this long
 JOB_PREFIX = "feed:"
 LOCK_FILE = "scheduler.lock"  # in the knowledge base's var dir
@@ -147,6 +150,15 @@ class FeedScheduler:
             name="look for new topics",
             replace_existing=True,
         )
+        if cfg.mail.enabled:
+            self.scheduler.add_job(
+                self.run_digests,
+                CronTrigger(hour=DIGEST_HOUR, timezone=UTC),
+                id="mail:digests",
+                name="send the email digests",
+                misfire_grace_time=12 * 3600,
+                replace_existing=True,
+            )
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -222,6 +234,16 @@ class FeedScheduler:
                 log.info("new-topic suggestions: %d new, %d extended", len(report.topics), len(report.extended))
         except Exception:  # noqa: BLE001
             log.exception("looking for new topics failed")
+
+    def run_digests(self) -> None:
+        try:
+            with self.poller.lock:
+                report = digest.run(self.ws)
+            log.info("%s", report.line())
+            for problem in report.failed:
+                log.warning("digest not sent: %s", problem)
+        except Exception:  # noqa: BLE001
+            log.exception("sending the digests failed")
 
     # -- life cycle ------------------------------------------------------------------------
 

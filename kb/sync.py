@@ -9,6 +9,8 @@ builds a new index in a folder beside the live one, swaps it in with one rename,
 every derived row in one transaction: the site serves the old index and rows until then, and a
 rebuild that is killed leaves them serving. A rebuild touches only the cache (`cache.sqlite`,
 `index/`): the state (accounts, feed items, decisions, entry versions) is read, never cleared.
+Feed items have their own index (`items-index/`, written by the poller); a rebuild makes it again
+too, from the state database, and so does any run that finds it unopenable or missing items.
 
 Every run holds the entries folder's write lock (`kb.files.lock`), and starts by clearing what
 killed processes left (`kb.store.housekeeping`): temporary files in `entries/`, the folders of an
@@ -46,7 +48,8 @@ from kb.store.housekeeping import (
     stale_temp_files,
     swap_in,
 )
-from kb.workspace import Workspace
+from kb.store.transactions import writing
+from kb.workspace import Workspace, items_index_dir
 
 log = logging.getLogger(__name__)
 PARALLEL_FROM = 2000  # entries; below this, starting the indexing processes costs more than it saves
@@ -113,8 +116,45 @@ def update_index(
     """Bring a workspace's database and index up to date with its `entries/` folder."""
     with write_lock(ws.cfg.entries_dir):
         clean_up(ws.cfg)
+        if rebuild or _items_need_rebuild(ws.store, ws.items):
+            ws.items = rebuild_items(ws.cfg, ws.store, ws.items)
         ws.index, report = sync(ws.cfg, ws.store, ws.index, rebuild=rebuild, on_file=on_file, parallel=parallel)
     return report
+
+
+def _items_need_rebuild(store: Store, idx: Index) -> bool:
+    """Whether the items' index must be built anew: it cannot be opened, or it is empty while the
+    database says items are indexed (a first run after items moved out of the entries' index)."""
+    try:
+        if idx.doc_count():
+            return False
+    except KbError as exc:
+        log.warning("%s: rebuilding it", str(exc).split("; run kb index")[0])
+        return True
+    return store.db.execute("SELECT 1 FROM feed_items WHERE indexed = 1 LIMIT 1").fetchone() is not None
+
+
+def rebuild_items(cfg: Config, store: Store, idx: Index) -> Index:
+    """Build the feed items' index anew from the state database beside the live one, and swap it in.
+    Its write lock is held meanwhile, so that no item the poller writes is lost in the swap."""
+    feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
+    tags = items.feed_tags(store, feeds)
+    with index_write_lock(idx.path, WRITE_WAIT):
+        item_ids = [row[0] for row in store.db.execute("SELECT id FROM feed_items ORDER BY id")]
+        build = Index(build_folder(idx.path))
+        try:
+            with build.writer(bulk=len(item_ids) > 100) as w:
+                items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
+            build.close()
+            idx.close()
+            swap_in(build.path, idx.path)
+        except BaseException:
+            build.close()
+            shutil.rmtree(build.path, ignore_errors=True)
+            raise
+    with writing(store.db):
+        items.mark_indexed(store, item_ids)
+    return Index(idx.path, cfg.index_dir)
 
 
 def clean_up(cfg: Config) -> list[str]:
@@ -123,19 +163,20 @@ def clean_up(cfg: Config) -> list[str]:
     for path in stale_temp_files(cfg.entries_dir):
         path.unlink(missing_ok=True)
         removed.append(cfg.display(path))
-    builds = stale_builds(cfg.index_dir)
-    if not cfg.index_dir.exists():  # killed between the two renames of a swap: the old index is back
-        for old in (p for p in reversed(builds) if ".old-" in p.name):
-            os.rename(old, cfg.index_dir)
-            builds.remove(old)
-            break
-    for path in builds:
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(cfg.display(path))
-    stale = stale_index_lock(cfg.index_dir)
-    if stale:
-        stale[0].unlink(missing_ok=True)
-        removed.append(f"{cfg.display(stale[0])} (held for process {stale[1]}, which is gone)")
+    for index_dir in (cfg.index_dir, items_index_dir(cfg)):
+        builds = stale_builds(index_dir)
+        if not index_dir.exists():  # killed between the two renames of a swap: the old index is back
+            for old in (p for p in reversed(builds) if ".old-" in p.name):
+                os.rename(old, index_dir)
+                builds.remove(old)
+                break
+        for path in builds:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(cfg.display(path))
+        stale = stale_index_lock(index_dir)
+        if stale:
+            stale[0].unlink(missing_ok=True)
+            removed.append(f"{cfg.display(stale[0])} (held for process {stale[1]}, which is gone)")
     for what in removed:
         log.warning("removed %s, left by a process that was killed", what)
     return removed
@@ -202,11 +243,14 @@ def _needs_rebuild(store: Store, idx: Index) -> bool:
     """Whether the index must be built anew: it cannot be opened, or it is empty when it should not be."""
     try:
         if idx.doc_count():
+            if idx.count("item"):  # from before items had their own index (`items-index/`)
+                log.warning("the search index still holds feed items: rebuilding it without them")
+                return True
             return False
     except KbError as exc:
         log.warning("%s: rebuilding it", str(exc).split("; run kb index")[0])
         return True
-    if store.slugs() or store.db.execute("SELECT 1 FROM feed_items LIMIT 1").fetchone():
+    if store.slugs():
         log.warning("the search index is empty but the database is not: rebuilding it")
         return True
     return not store.file_states()  # a first index
@@ -220,9 +264,9 @@ def _rebuild(
     on_file: Callable[[Path], None] | None,
     parallel: bool,
 ) -> Index:
-    """Build a new index beside the live one and swap it in, then replace every derived row in
-    one transaction. The live index's write lock is held meanwhile, so that nothing written to
-    it (feed items from the poller) is lost in the swap."""
+    """Build a new index of the entries beside the live one and swap it in, then replace every
+    derived row in one transaction. The live index's write lock is held meanwhile, so that nothing
+    written to it is lost in the swap. Feed items are not in it (`rebuild_items`)."""
     before = store.file_states()
     to_read, _ = _changed_files(cfg, store, {}, report, on_file)
     # A new index of many entries is written by two processes, each making its own segment, while
@@ -230,15 +274,11 @@ def _rebuild(
     # forking is safe. The indexing processes die with this one (kb.index.search._MortalWriter).
     parallel = parallel and len(to_read) >= PARALLEL_FROM and threading.active_count() == 1
     procs = min(2, os.cpu_count() or 1) if parallel else 1
-    feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
-    tags = items.feed_tags(store, feeds)
     with index_write_lock(idx.path, WRITE_WAIT):
-        item_ids = [row[0] for row in store.db.execute("SELECT id FROM feed_items ORDER BY id")]
         build = Index(build_folder(idx.path))
         try:
             with build.writer(bulk=len(to_read) > 100, procs=procs) as w:
                 parsed = _parse(cfg, to_read, report, on_file, w, store)
-                items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
             good = [r.live for r in parsed if r.live is not None]
             if procs > 1 and build.count("entry") != len(good):
                 # Whoosh leaves out, without a word, the documents of an indexing process that died
@@ -249,7 +289,6 @@ def _rebuild(
                 with build.writer(bulk=len(good) > 100) as w:
                     for entry in good:
                         w.add(**entry_document(entry))
-                    items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
             build.close()
             idx.close()
             swap_in(build.path, idx.path)
@@ -258,7 +297,6 @@ def _rebuild(
             shutil.rmtree(build.path, ignore_errors=True)
             raise
     _record(cfg, store, parsed, [], {}, report, clear=True)
-    items.mark_indexed(store, item_ids)
     kept = {r.path.name for r in parsed}
     report.removed.extend(state["slug"] for name, state in before.items() if name not in kept)
     _check_links(cfg, store, parsed, report)

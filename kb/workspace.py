@@ -1,4 +1,5 @@
-"""One knowledge base opened: its settings, its databases (state and cache) and its search index."""
+"""One knowledge base opened: its settings, its databases (state and cache) and its search indexes
+(entries in `var/index/`, feed items in `var/items-index/`)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ from kb.index.search import Index
 from kb.store import Store
 
 
+def items_index_dir(cfg: Config) -> Path:
+    """The feed items' index folder, beside the entries' (`var/items-index/`)."""
+    return cfg.index_dir.with_name("items-index")
+
+
 @dataclass
 class Workspace:
     cfg: Config
     store: Store
-    index: Index
+    index: Index  # entries only
+    items: Index  # feed items only: a poll never touches the entry index, its searcher or caches
 
     @classmethod
     def open(cls, root: Path | str | None = None, cfg: Config | None = None, *, rebuild: bool = False) -> Workspace:
-        """Open the knowledge base. The index is opened at its first use, not here.
+        """Open the knowledge base. The indexes are opened at their first use, not here.
 
         `rebuild` (for `kb index --rebuild`) checks the cache database and makes a new one if it
         is damaged, instead of refusing it; the index is rebuilt beside the old one, which is
@@ -27,8 +34,9 @@ class Workspace:
         """
         cfg = cfg or _config.load(root)
         store = Store.open(cfg.state_path, cfg.cache_path, legacy=cfg.db_path, repair_cache=rebuild)
-        return cls(cfg, store, Index(cfg.index_dir))
+        return cls(cfg, store, Index(cfg.index_dir), Index(items_index_dir(cfg), cfg.index_dir))
 
     def close(self) -> None:
         self.index.close()
+        self.items.close()
         self.store.close()

@@ -14,13 +14,13 @@ LAYERS = [
     ["kb", "kb.errors", "kb.clock"],
     ["kb.config"],
     ["kb.model"],  # pure: entries, taxonomy, access (TLP), changes, sanitising
-    ["kb.files", "kb.store", "kb.index"],  # entry files; the database; the search index
+    ["kb.files", "kb.store", "kb.index", "kb.mail"],  # entry files; the database; the search index; SMTP
     ["kb.workspace"],  # cfg + store + index
     ["kb.feeds", "kb.accounts"],
     ["kb.suggest"],
     ["kb.sync", "kb.backup", "kb.doctor"],  # entries/ -> store + index; state backups; checks of var/
     ["kb.triage", "kb.watch"],  # decisions on suggestions; poll -> suggest
-    ["kb.site"],  # framework-free read models
+    ["kb.site", "kb.digest"],  # framework-free read models; email digests built from them
     ["kb.scheduler"],
     ["kb.web"],  # Flask; never imports kb.cli
     ["kb.cli"],  # the outermost: `kb serve` starts the web app

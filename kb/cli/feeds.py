@@ -198,7 +198,7 @@ def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit:
     ws = c.ws
     text = " ".join(query).strip()
     if text:
-        results = ws.index.search(text, kinds=("item",), per_page=limit)
+        results = ws.items.search(text, kinds=("item",), per_page=limit)
         ids = [int(h.id.split(":", 1)[1]) for h in results.hits]
         rows = {r["id"]: r for r in _item_rows(ws, ids)}
         found = [rows[i] for i in ids if i in rows and (not feed_url or rows[i]["feed_url"] == feed_url)]

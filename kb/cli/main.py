@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from kb.cli import entries, feeds, users, web
+from kb.cli import entries, feeds, mail, users, web
 from kb.cli.context import Context, KbGroup
 
 
@@ -40,3 +40,4 @@ entries.register(main)
 users.register(main)
 web.register(main)
 feeds.register(main)
+mail.register(main)

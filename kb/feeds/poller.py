@@ -8,8 +8,8 @@ feed's health, and back off from feeds that fail.
 - 429 and 503 wait for Retry-After (seconds or a date), capped at `feeds.max_backoff`.
 - Any other failure backs off exponentially per feed: interval x 2^(failures-1), capped, with
   jitter. Every scheduled time has +-10 % jitter so feeds drift apart.
-- Fetching runs in worker threads; one lock serialises the database, the index and
-  `feeds.yaml`. A worker never raises: whatever goes wrong with one feed is recorded as that
+- Fetching runs in worker threads; one lock serialises the database, the items' index
+  (`var/items-index/`: never the entries' index) and `feeds.yaml`. A worker never raises: whatever goes wrong with one feed is recorded as that
   feed's error and the others go on.
 - Every document is parsed in a child process with a deadline (`kb.feeds.parsing`), so a
   hostile feed costs at most `feeds.parse_timeout` seconds and a crash takes down only its
@@ -246,7 +246,7 @@ class Poller:
             writer = None
             if len(work) >= STREAM_INDEX_MIN:
                 try:
-                    writer = stack.enter_context(self.ws.index.writer(bulk=True))
+                    writer = stack.enter_context(self.ws.items.writer(bulk=True))
                 except Exception as exc:  # noqa: BLE001 - the index is busy: index at the end instead
                     log.warning("indexing after the fetches: %s", exc)
             indexed = self._fetch_all(work, writer, report, on_feed)
@@ -483,7 +483,7 @@ class Poller:
         feeds, _ = self.feeds()
         tags = items.feed_tags(store, feeds)
         # The rows are marked inside a transaction that commits only after the index has.
-        with writing(store.db), self.ws.index.writer(bulk=True) as writer:
+        with writing(store.db), self.ws.items.writer(bulk=True) as writer:
             done = items.index_pending(store, writer, tags_by_feed=tags)
             items.mark_indexed(store, done)
         return len(done)

@@ -94,6 +94,15 @@ CONFIG_TEMPLATE = """\
 [accounts]
 # test_hashing = false     # Argon2id at its lowest cost, for test suites only: never in production
 
+[mail]
+# host = ""                # the SMTP server; empty: email (kb mail test, digests) is off
+# port = 587
+# security = "starttls"    # starttls | tls (TLS from the first byte, usually port 465) | none
+# user = ""                # empty: no sign-in to the server
+# password_env = ""        # the NAME of the environment variable that holds the password (never the password)
+# from_address = ""        # the sender of every message, e.g. kb@example.org
+# timeout = 20.0           # seconds for each step of talking to the server
+
 # The register of organisations: an entry's `share_with:` and `kb users add --org` accept
 # only these slugs (a typo is refused, with the nearest slug). One table per organisation:
 # [[organisations]]

@@ -1,7 +1,9 @@
 """The full-text index (Whoosh). With the rest of `kb.index`, the only code that imports `whoosh`.
 
 The index is a cache, rebuilt from the entries and the database beside the live one, then swapped
-in (`kb.sync`); an `Index` notices the swap. Documents: entries (`kind=entry`), feed items (`kind=item`).
+in (`kb.sync`); an `Index` notices the swap. Two folders, one schema: `var/index/` holds the entries
+(`kind=entry`), `var/items-index/` the feed items (`kind=item`), so a poll never invalidates the
+entry search's searcher and caches.
 
 Locking: Whoosh allows one writer at a time, across processes, with its own lock file. Every
 write goes through `Index.writer()`, which waits at most `WRITE_WAIT` seconds (well under
@@ -33,10 +35,11 @@ from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from kb.errors import Busy, KbError, QueryError
-from kb.index import matching
+from kb.index import matching, similar
 from kb.index.language import synonyms_path
 from kb.index.query import Parsed, Reader
 from kb.index.ranking import Ranker, Unsupported
+from kb.index.similar import Similarity
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
 from kb.model.entry import Entry
@@ -140,11 +143,12 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 class Index:
     """The Whoosh index in one folder, opened (or made, when there is none) at its first use."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, synonyms_of: Path | None = None):  # synonyms_of: the entry index's folder
         self.path = path
         self._ix: FileIndex | None = None
+        where = synonyms_of or path
         self._reader = Reader(
-            SCHEMA, TEXT_FIELDS, SEARCHABLE, ALIASES, {"title": 3.0, "keywords": 2.0}, lambda: synonyms_path(path)
+            SCHEMA, TEXT_FIELDS, SEARCHABLE, ALIASES, {"title": 3.0, "keywords": 2.0}, lambda: synonyms_path(where)
         )
         self._lock = threading.RLock()
         self._searcher: Searcher | None = None
@@ -174,9 +178,9 @@ class Index:
         return self._ix is None
 
     @classmethod
-    def recreate(cls, path: Path) -> Index:
+    def recreate(cls, path: Path, synonyms_of: Path | None = None) -> Index:
         shutil.rmtree(path, ignore_errors=True)
-        return cls(path)
+        return cls(path, synonyms_of)
 
     def close(self) -> None:
         """Close the open searcher (the index stays usable; the next search opens a new one)."""
@@ -389,39 +393,17 @@ class Index:
     # -- similarity (feed items against entries) --------------------------------------------
 
     def similarity(
-        self, source_id: str, text: str, candidates: Iterable[str], numterms: int = 15, exclude: Iterable[str] = ()
+        self,
+        source_id: str,
+        text: str,
+        candidates: Iterable[str],
+        numterms: int = 15,
+        exclude: Iterable[str] = (),
+        candidates_in: Index | None = None,
     ) -> Similarity:
-        """How close each candidate document is to the text of `source_id` (an entry).
-
-        The source's key terms are picked from `text` with Whoosh's Bo1 expansion model (terms
-        that are frequent in the text and rare in the index); the candidates are scored on those
-        terms with the index's BM25F, and each score is given as a share of the score the source
-        document itself gets (capped at 1), so 0.35 reads as "35 % as close as the entry is to
-        itself". Terms whose word is in `exclude` (stop words) are not used.
-        """
-        wanted = list(dict.fromkeys(candidates))
-        with self.ix.searcher() as searcher:
-            words = _surface_words(text)
-            skip = set(exclude)
-            stems = [
-                (t, w)
-                for t, w in searcher.key_terms_from_text("body", text, numterms=numterms * 2)
-                if words.get(t, t) not in skip and t not in skip
-            ][:numterms]
-            if not stems or not wanted:
-                return Similarity([], {})
-            query = Or([Term(name, term, boost=weight) for term, weight in stems for name in ("title", "body")])
-            own = searcher.search(query, filter=Term("id", source_id), limit=1)
-            base = own[0].score if len(own) else 0.0
-            scores: dict[str, tuple[float, list[str]]] = {}
-            docnums = {n for c in wanted if (n := searcher.document_number(id=c)) is not None}
-            if not docnums:
-                return Similarity([words.get(t, t) for t, _ in stems], {})
-            for hit in searcher.search(query, filter=docnums, limit=None, terms=True):
-                share = min(1.0, hit.score / base) if base > 0 else 0.0
-                matched = sorted({t.decode() if isinstance(t, bytes) else t for _, t in hit.matched_terms()})
-                scores[hit["id"]] = (round(share, 3), [words.get(t, t) for t in matched])
-        return Similarity([words.get(t, t) for t, _ in stems], scores)
+        """How close each candidate (in `candidates_in`, else here) is to `source_id`'s text (`kb.index.similar`)."""
+        readers = [self.ix.reader()] + ([candidates_in.ix.reader()] if candidates_in is not None else [])
+        return similar.similarity(readers, source_id, text, candidates, numterms, exclude)
 
 
 def _abandon(w: IndexWriter) -> None:
@@ -470,20 +452,6 @@ class _Writer:
 
     def delete(self, doc_id: str) -> None:
         self._w.delete_by_term("id", doc_id)
-
-
-@dataclass
-class Similarity:
-    terms: list[str]  # the source's key terms, as words from its text
-    scores: dict[str, tuple[float, list[str]]]  # document id -> (share of the source's own score, key terms it has)
-
-
-def _surface_words(text: str) -> dict[str, str]:
-    """Stemmed term -> the first word in `text` that stems to it (for messages people read)."""
-    out: dict[str, str] = {}
-    for token in _STEM(text, chars=True, keeporiginal=True):
-        out.setdefault(token.text, token.original.lower())
-    return out
 
 
 def _audience_query(audience: Audience) -> Query:

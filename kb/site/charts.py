@@ -141,7 +141,8 @@ _VMARGIN = 45  # room above and below
 
 def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
     """Place each entry: its category picks the sector of the circle, its horizon the ring
-    (now at the centre, 5-10 years at the edge), its score the dot's size. Deterministic."""
+    (now at the centre, 5-10 years at the edge), its score the dot's size. Deterministic.
+    A crowded cell spreads its dots over as many arcs as it takes to keep them apart."""
     ordered = sorted(
         entries,
         key=lambda e: (
@@ -158,13 +159,10 @@ def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
     points = []
     for number, e in enumerate(ordered, start=1):
         group = cells[(e.category, e.horizon)]
-        k, n = group.index(e), len(group)
         ring = list(tx.HORIZON).index(e.horizon)
         start = list(tx.CATEGORY).index(e.category) * wedge - math.pi / 2
-        angle = start + wedge * (k + 1) / (n + 1)
-        depth = (0.5 if n < 4 else (0.3, 0.7)[k % 2]) if ring else (0.6 if n < 3 else (0.4, 0.8)[k % 2])
-        inner, outer = RING_EDGES[ring], RING_EDGES[ring + 1]
-        radius = inner + (outer - inner) * depth
+        fraction, radius = _cell_slots(ring, len(group))[group.index(e)]
+        angle = start + wedge * fraction
         points.append(
             RadarPoint(
                 number=number,
@@ -179,6 +177,33 @@ def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
             )
         )
     return points
+
+
+_DOT_SPACING = 36  # the least distance between dots in one cell, along an arc
+
+
+def _cell_slots(ring: int, n: int) -> list[tuple[float, float]]:
+    """n places (fraction of the wedge's angle, radius) in one ring of one wedge."""
+    inner, outer = RING_EDGES[ring], RING_EDGES[ring + 1]
+    if n < (4 if ring else 3):  # a few dots: one arc across the middle of the cell
+        depth = 0.5 if ring else 0.6
+        return [((k + 1) / (n + 1), inner + (outer - inner) * depth) for k in range(n)]
+    inner = max(inner, 24)  # the very centre has no room along an arc
+    wedge = 2 * math.pi / len(tx.CATEGORY)
+    for arcs in range(2, 9):
+        radii = [inner + (outer - inner) * (i + 0.5) / arcs for i in range(arcs)]
+        room = [max(1, int(wedge * r / _DOT_SPACING)) for r in radii]
+        if sum(room) >= n or (outer - inner) / (arcs + 1) < 16:
+            break
+    # share the dots out in proportion to each arc's room, outer arcs first for the remainder
+    counts = [n * c // sum(room) for c in room]
+    for i in sorted(range(arcs), key=lambda i: -room[i]):
+        if sum(counts) == n:
+            break
+        counts[i] += 1
+    while sum(counts) < n:
+        counts[-1] += 1
+    return [((k + 1) / (m + 1), r) for r, m in zip(radii, counts, strict=True) for k in range(m)]
 
 
 def radar(points: Sequence[RadarPoint], *, id_prefix: str = "radar") -> str:
@@ -200,26 +225,108 @@ def radar(points: Sequence[RadarPoint], *, id_prefix: str = "radar") -> str:
         )
     wedge = 2 * math.pi / len(tx.CATEGORY)
     outer = RING_EDGES[-1]
-    for i, category in enumerate(tx.CATEGORY):
+    for i in range(len(tx.CATEGORY)):
         angle = i * wedge - math.pi / 2
         parts.append(
             f'<line x1="{cx}" y1="{cy}" x2="{cx + outer * math.cos(angle):.1f}" '
             f'y2="{cy + outer * math.sin(angle):.1f}" stroke="{LINE}" stroke-width="1"/>'
         )
-        middle = angle + wedge / 2
-        lx, ly = cx + (outer + 22) * math.cos(middle), cy + (outer + 22) * math.sin(middle)
-        anchor = "start" if math.cos(middle) > 0.3 else "end" if math.cos(middle) < -0.3 else "middle"
-        parts.append(_text(lx, ly, RADAR_LABELS[category], size=18, anchor=anchor, weight="bold"))
-    for ring, label in enumerate(tx.HORIZON.values()):
-        parts.append(_text(cx + 4, cy - RING_EDGES[ring + 1] + 12, label, size=14, anchor="start", fill="#484949"))
+    labels = _fixed_labels(cx, cy)
+    for lx, ly, text, size, anchor in labels:
+        bold = size > 14  # the categories; the rings' names are grey
+        parts.append(
+            _text(
+                lx,
+                ly,
+                text,
+                size=size,
+                anchor=anchor,
+                weight="bold" if bold else "normal",
+                fill=INK if bold else "#484949",
+            )
+        )
     for p in points:
         strong = _colours(p.score)[0]
         parts.append(
             f'<circle cx="{p.x:.1f}" cy="{p.y:.1f}" r="{p.r:.1f}" fill="{strong}" stroke="#ffffff" stroke-width="1.5"/>'
         )
-        parts.append(_text(p.x + p.r + 3, p.y, str(p.number), size=16, anchor="start", weight="bold"))
+    fixed = [_box(lx, ly, text, size, anchor) for lx, ly, text, size, anchor in labels]
+    for p, (x, y, anchor, leader) in zip(points, place_labels(points, fixed, width, height), strict=True):
+        if leader:
+            parts.append(
+                f'<line x1="{p.x:.1f}" y1="{p.y:.1f}" x2="{leader[0]:.1f}" y2="{leader[1]:.1f}" '
+                f'stroke="{INK}" stroke-width="1"/>'
+            )
+        parts.append(_text(x, y, str(p.number), size=_LABEL_SIZE, anchor=anchor, weight="bold"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+# -- the radar's number labels: placed so that none overlaps another, a dot or a fixed label ------
+
+_LABEL_SIZE = 16
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _box(x: float, y: float, text: str, size: float, anchor: str) -> Box:
+    """A generous estimate of a text's box (bold system fonts; dominant-baseline middle)."""
+    width = 0.66 * size * len(text) + 2
+    left = x if anchor == "start" else x - width if anchor == "end" else x - width / 2
+    return left, y - 0.68 * size, left + width, y + 0.62 * size
+
+
+def _fixed_labels(cx: float, cy: float) -> list[tuple[float, float, str, int, str]]:
+    """The category and ring labels, as radar() draws them."""
+    wedge, outer, out = 2 * math.pi / len(tx.CATEGORY), RING_EDGES[-1], []
+    for i, category in enumerate(tx.CATEGORY):
+        middle = i * wedge - math.pi / 2 + wedge / 2
+        anchor = "start" if math.cos(middle) > 0.3 else "end" if math.cos(middle) < -0.3 else "middle"
+        lx, ly = cx + (outer + 22) * math.cos(middle), cy + (outer + 22) * math.sin(middle)
+        out.append((lx, ly, RADAR_LABELS[category], 18, anchor))
+    for ring, label in enumerate(tx.HORIZON.values()):
+        out.append((cx + 4, cy - RING_EDGES[ring + 1] + 12, label, 14, "start"))
+    return out
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _candidates(p: RadarPoint) -> Iterable[tuple[float, float, str, tuple[float, float] | None]]:
+    """Where p's number may go, nearest first: beside the dot, then further out on a leader line."""
+    for step in range(8):
+        gap = p.r + 3 + 10 * step
+        for angle_deg in (0, 180, -90, 90, -45, 45, -135, 135, -22.5, 22.5, -157.5, 157.5, -67.5, 67.5, -112.5, 112.5):
+            a = math.radians(angle_deg)
+            dx, dy = math.cos(a), math.sin(a)
+            anchor = "start" if dx > 0.3 else "end" if dx < -0.3 else "middle"
+            x = p.x + gap * dx
+            y = p.y + gap * dy + (0.65 * _LABEL_SIZE * (1 if dy > 0 else -1) if anchor == "middle" else 0)
+            leader = (p.x + (gap - 2) * dx, p.y + (gap - 2) * dy) if step else None
+            yield x, y, anchor, leader
+
+
+def place_labels(
+    points: Sequence[RadarPoint], fixed: Sequence[Box], width: float, height: float
+) -> list[tuple[float, float, str, tuple[float, float] | None]]:
+    """Each point's label position (x, y, text-anchor, leader line end or None), greedily: the
+    nearest place that overlaps no label placed so far, no fixed label and no dot."""
+    dots = [(p.x - p.r - 1, p.y - p.r - 1, p.x + p.r + 1, p.y + p.r + 1) for p in points]
+    taken: list[Box] = list(fixed)
+    placed = []
+    for p in points:
+        first = None
+        for x, y, anchor, leader in _candidates(p):
+            box = _box(x, y, str(p.number), _LABEL_SIZE, anchor)
+            first = first or (x, y, anchor, leader, box)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not any(_overlaps(box, other) for other in taken + dots):
+                break
+        else:  # nowhere free: beside the dot, as before
+            x, y, anchor, leader, box = first  # type: ignore[misc]
+        taken.append(box)
+        placed.append((x, y, anchor, leader))
+    return placed
 
 
 # -- a feed's items per day --------------------------------------------------------------------

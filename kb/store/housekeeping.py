@@ -7,7 +7,8 @@
   owner died, by a process that inherited it (the indexing processes of a killed rebuild, from
   before they were made to die with it). `/proc/locks` names the process that took the lock;
   when that process is gone the lock file is removed, so the next writer locks a new one.
-- Index folders a killed rebuild was building (`.index.build-*`) or swapping out (`.index.old-*`).
+- Index folders a killed rebuild was building (`.index.build-*`, `.items-index.build-*`) or swapping
+  out (`.index.old-*`, `.items-index.old-*`); callers pass each index folder (`kb.sync.clean_up`).
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ STATE_TABLES = (
     "sessions",
     "login_failures",
     "audit",
+    "subscriptions",
+    "digests_sent",
 )
 SPLIT_AT = 5  # state steps the single pre-split database had; step 6 moves the cache tables out
 
@@ -262,6 +264,34 @@ def _cache_tables_out(db: sqlite_utils.Database) -> None:
     """The rows derived from entries/ move to their own file, cache.sqlite (see CACHE_MIGRATIONS)."""
     for table in CACHE_TABLES:
         db[table].drop(ignore=True)
+
+
+@migration
+def _digest_schema(db: sqlite_utils.Database) -> None:
+    """Digest subscriptions, one row per user, and the digests claimed and sent (used by kb.digest).
+
+    A `digests_sent` row is claimed before its message goes out and marked (`sent_at`) after:
+    a claimed row, marked or not, is never sent again.
+    """
+    db["subscriptions"].create(
+        {
+            "user_id": int,
+            "frequency": str,
+            "everything": int,
+            "sectors": str,
+            "tags": str,
+            "since": str,
+            "updated": str,
+        },
+        pk="user_id",
+        not_null={"frequency"},
+        defaults={"everything": 0, "sectors": "[]", "tags": "[]"},
+    )
+    db["digests_sent"].create(
+        {"user_id": int, "period": str, "claimed_at": str, "sent_at": str, "notes": int},
+        pk=("user_id", "period"),
+    )
+    db["digests_sent"].create_index(["user_id", "claimed_at"])
 
 
 @cache_migration

@@ -69,6 +69,7 @@ def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> 
             [f"item:{i}" for i in hits_by_item],
             numterms=KEY_TERMS,
             exclude=STOPWORDS,
+            candidates_in=ws.items,  # the items' own index: scored with the entries' on one searcher
         )
         for item_id, found in hits_by_item.items():
             share, matched = sim.scores.get(f"item:{item_id}", (0.0, []))

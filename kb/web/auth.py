@@ -27,6 +27,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from kb.accounts import Accounts, RateLimited, User
+from kb.digest import FREQUENCIES, Subscriptions
 from kb.model.access import ANONYMOUS, Reader
 from kb.web.state import catalog, state
 
@@ -147,14 +148,39 @@ def sign_out():  # type: ignore[no-untyped-def]
 def account():  # type: ignore[no-untyped-def]
     user = signed_in_user()
     assert user is not None
+    # The sectors and tags with notes this user may read: each has a private feed (kb.web.feeds_out).
+    facets = {kind: catalog().facets(user.reader, kind) for kind in ("sector", "tag")}
+    subscriptions = Subscriptions(state().workspace.store)
+    if request.method == "POST" and request.form.get("action") == "digest":  # CSRF-checked
+        _save_digest(subscriptions, user, facets)
+        return redirect(url_for("auth.account"))
     if request.method == "POST":  # CSRF-checked: regenerate the private feed token
         accounts().new_feed_token(user)
         flash("Your private feed address has changed. The old address no longer works.")
         return redirect(url_for("auth.account"))
     user = accounts().get(user.id)
-    # The sectors and tags with notes this user may read: each has a private feed (kb.web.feeds_out).
-    facets = {kind: catalog().facets(user.reader, kind) for kind in ("sector", "tag")}
-    return render_template("account.html", user=user, facets=facets)
+    return render_template(
+        "account.html",
+        user=user,
+        facets=facets,
+        subscription=subscriptions.get(user.id),
+        mail_on=state().cfg.mail.enabled,
+    )
+
+
+def _save_digest(subscriptions: Subscriptions, user: User, facets: dict[str, Any]) -> None:
+    """The email digest form: only sectors and tags the user may see are kept; none unsubscribes."""
+    form = request.form
+    frequency = form.get("frequency") if form.get("frequency") in FREQUENCIES else "weekly"
+    known = {kind: {f.value for f in facets[kind]} for kind in facets}
+    kept = subscriptions.save(
+        user.id,
+        frequency,
+        everything=form.get("everything") == "yes",
+        sectors=[v for v in form.getlist("sector") if v in known["sector"]],
+        tags=[v for v in form.getlist("tag") if v in known["tag"]],
+    )
+    flash(f"You will get a {frequency} email digest." if kept else "You will get no email digests.")
 
 
 def secret_key(var_dir: Path) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import Busy
@@ -147,6 +147,37 @@ ERROR_TEXT = {
         "Another change is being saved. Nothing of yours was lost or half saved: go back and try again in a moment.",
     ),
 }
+
+
+# GOV.UK service pages, linked from every page's footer: the same for everyone.
+
+
+def _service_page(page: str, title: str) -> str:
+    c = cfg()
+    return render_template(
+        f"service/{page}.html",
+        title=title,
+        cookie_name=current_app.config.get("SESSION_COOKIE_NAME", "session"),
+        secure_cookie=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        state_file=c.display(c.state_path),
+    )
+
+
+@bp.get("/accessibility")
+def accessibility():  # type: ignore[no-untyped-def]
+    return _service_page("accessibility", "Accessibility statement")
+
+
+@bp.get("/privacy")
+def privacy():  # type: ignore[no-untyped-def]
+    """What personal data is kept, why and where."""
+    return _service_page("privacy", "Privacy notice")
+
+
+@bp.get("/cookies")
+def cookies():  # type: ignore[no-untyped-def]
+    """The one cookie, as the app really sets it."""
+    return _service_page("cookies", "Cookies")
 
 
 def register_errors(app: Flask) -> None:

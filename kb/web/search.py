@@ -1,5 +1,9 @@
 """The search page: query box, highlighted snippets, facets, pagination, friendly syntax errors,
-and notes on the results: a corrected query, "Did you mean ...?", results with some of the words."""
+and notes on the results: a corrected query, "Did you mean ...?", results with some of the words.
+
+Staff (only) can search the feed items instead (`kind=item`, a tab on the page): their own index
+(`Workspace.items`), each hit with its title, feed, date, an escaped snippet and its link (http(s)
+only). For anyone else `kind=item` is ignored and notes are searched."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from kb.errors import QueryError
 from kb.site.catalog import FACET_KINDS, facet_label
 from kb.web import common
 from kb.web.common import conditional
-from kb.web.state import catalog, cfg
+from kb.web.state import catalog, cfg, state
 
 bp = Blueprint("search", __name__)
 MAX_PAGE = 500
@@ -36,21 +40,21 @@ def search_url(q: str, refine: dict[str, str], page: int = 1) -> str:
 def search():  # type: ignore[no-untyped-def]
     reader, cat = common.current_reader(), catalog()
     q = request.args.get("q", "").strip()
-    refine, page = refinements(), page_number()
+    items = reader.is_staff and request.args.get("kind") == "item"
+    refine, page = ({"kind": "item"} if items else refinements()), page_number()
+    shared = dict(search_url=search_url, staff=reader.is_staff, items=items, facets=[], pages=[])
     if not q:
         return conditional(
-            ("search-form", cat.token(reader)),
+            ("search-form", cat.token(reader), items),
             None,
-            lambda: render_template(
-                "search.html", q="", results=None, error=None, refine={}, facets=[], pages=[], search_url=search_url
-            ),
+            lambda: render_template("search.html", q="", results=None, error=None, refine=refine, **shared),
         )
     try:
         cat.check_query(q)
     except QueryError as exc:
-        return render_template(
-            "search.html", q=q, results=None, error=str(exc), refine=refine, facets=[], pages=[], search_url=search_url
-        ), 400
+        return render_template("search.html", q=q, results=None, error=str(exc), refine=refine, **shared), 400
+    if items:
+        return _item_search(q, page, shared)
 
     def render() -> str:  # runs only when this page is not already cached (see `conditional`)
         found = cat.search(reader, q, page=page, per_page=cfg().site.per_page, refine=refine)
@@ -65,11 +69,43 @@ def search():  # type: ignore[no-untyped-def]
             facets=_facets(q, refine, results.facets),
             pages=_pages(q, refine, results.page, results.pages),
             search_url=search_url,
+            staff=reader.is_staff,
+            items=False,
         )
 
     # the synonyms file changes what a query finds, so the page depends on it too
     parts = ("search", cat.token(reader), cat.index.synonyms_version(), q, sorted(refine.items()), page)
     return conditional(parts, None, render)
+
+
+def _item_search(q: str, page: int, shared: dict[str, Any]) -> str:
+    """Feed items matching `q` (staff only: the caller checks), from the items' own index."""
+    ws = state().workspace
+    results = ws.items.search(q, kinds=("item",), page=page, per_page=cfg().site.per_page)
+    feeds = {str(r[0]): r[1] or r[2] for r in ws.store.db.execute("SELECT id, title, url FROM feed_state")}
+    shown = []
+    for hit in results.hits:
+        link = str(hit.fields.get("link") or "")
+        shown.append(
+            {
+                "title": hit.title or "(no title)",
+                "feed": feeds.get(str(hit.fields.get("feed", "")), ""),
+                "published": hit.fields.get("published"),
+                "snippet": hit.snippet,  # escaped by kb.index.snippets, the matched words in <mark>
+                "link": link if link.lower().startswith(("https://", "http://")) else "",
+            }
+        )
+    refine = {"kind": "item"}
+    return render_template(
+        "search.html",
+        q=q,
+        results=results,
+        notes={},
+        found_items=shown,
+        error=None,
+        refine=refine,
+        **{**shared, "pages": _pages(q, refine, results.page, results.pages)},
+    )
 
 
 def _facets(q: str, refine: dict[str, str], counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from kb.model.access import Reader
 from kb.model.entry import SLUG_RE
 from kb.model.sanitize import clean_html, safe_url
 from kb.site import dashboard as desk
+from kb.watch import open_poller
 from kb.web import editor as editor_pages
 from kb.web.actions import actor, audit
 from kb.web.auth import admin_required, staff_required
@@ -56,32 +57,78 @@ def dashboard():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/staff/suggestions/<int:sid>/accept")
-@staff_required
-def accept(sid: int):  # type: ignore[no-untyped-def]
+def _accept(sid: int) -> tuple[bool, str]:
+    """Accept one suggestion and record it in the audit log: (done, what happened or the problem)."""
     try:
         with editor.write_lock(cfg().entries_dir):
             result = triage.accept(state().workspace, sid, by=actor())
     except KbError as exc:
-        flash(f"Suggestion {sid} was not accepted: {exc}", "error")
+        return False, str(exc)
+    audit("suggestion.accept", str(sid), summary=result.message)
+    return True, result.message
+
+
+def _dismiss(sid: int, reason: str) -> tuple[bool, str]:
+    """Dismiss one suggestion and record it in the audit log: (done, the problem if not)."""
+    try:
+        triage.dismiss(state().workspace, sid, by=actor(), note=reason or None)
+    except KbError as exc:
+        return False, str(exc)
+    audit("suggestion.dismiss", str(sid), summary=reason or "no reason given")
+    return True, ""
+
+
+def _reason() -> str:
+    return " ".join((request.form.get("reason") or "").split())[:500]
+
+
+@bp.post("/staff/suggestions/<int:sid>/accept")
+@staff_required
+def accept(sid: int):  # type: ignore[no-untyped-def]
+    done, message = _accept(sid)
+    if not done:
+        flash(f"Suggestion {sid} was not accepted: {message}", "error")
         return _back("#triage")
     catalog().refresh()
-    audit("suggestion.accept", str(sid), summary=result.message)
-    flash(f"Suggestion {sid} accepted: {result.message}.")
+    flash(f"Suggestion {sid} accepted: {message}.")
     return _back("#triage")
 
 
 @bp.post("/staff/suggestions/<int:sid>/dismiss")
 @staff_required
 def dismiss(sid: int):  # type: ignore[no-untyped-def]
-    reason = " ".join((request.form.get("reason") or "").split())[:500]
-    try:
-        triage.dismiss(state().workspace, sid, by=actor(), note=reason or None)
-    except KbError as exc:
-        flash(f"Suggestion {sid} was not dismissed: {exc}", "error")
+    done, problem = _dismiss(sid, _reason())
+    if not done:
+        flash(f"Suggestion {sid} was not dismissed: {problem}", "error")
         return _back("#triage")
-    audit("suggestion.dismiss", str(sid), summary=reason or "no reason given")
     flash(f"Suggestion {sid} dismissed. It will not come back for the same items.")
+    return _back("#triage")
+
+
+@bp.post("/staff/suggestions/bulk")
+@staff_required
+def bulk():  # type: ignore[no-untyped-def]
+    """Accept or dismiss the suggestions ticked in the triage queue together (one reason for all
+    dismissals); each is recorded in the audit log on its own, and one that fails leaves the rest."""
+    action = request.form.get("action")
+    sids = sorted({int(v) for v in request.form.getlist("sid") if v.isdecimal()})
+    if action not in ("accept", "dismiss"):
+        flash("Choose Accept selected or Dismiss selected.", "error")
+        return _back("#triage")
+    if not sids:
+        flash(f"Select the suggestions to {action} first.", "error")
+        return _back("#triage")
+    reason, done, failed = _reason(), [], []
+    for sid in sids:
+        ok, message = _accept(sid) if action == "accept" else _dismiss(sid, reason)
+        (done if ok else failed).append((sid, message))
+    if action == "accept" and done:
+        catalog().refresh()
+    if done:
+        verb = "accepted" if action == "accept" else "dismissed"
+        flash(f"{len(done)} suggestion{'s' * (len(done) != 1)} {verb}: {', '.join(str(sid) for sid, _ in done)}.")
+    for sid, problem in failed:
+        flash(f"Suggestion {sid} was not {action}ed: {problem}", "error")
     return _back("#triage")
 
 
@@ -195,6 +242,28 @@ def feed():  # type: ignore[no-untyped-def]
         )
     ]
     return render_template("staff/feed.html", feed=row, items=items)
+
+
+@bp.post("/staff/feeds/poll")
+@staff_required
+def poll_feed():  # type: ignore[no-untyped-def]
+    """*Poll now*: poll one feed at once, even if it is not due or is backing off after errors.
+    New items go through the suggester as in a scheduled poll."""
+    url = (request.form.get("url") or "").strip()
+    try:
+        with open_poller(state().workspace) as poller:
+            result = poller.poll_one(url, force=True)
+    except KbError as exc:
+        flash(f"The feed was not polled: {exc}", "error")
+        return redirect(url_for("staff.feed", url=url))
+    if result is None:
+        flash(f"There is no feed {url} in {_feeds_file()[1]}.", "error")
+        return redirect(url_for("staff.feeds"))
+    catalog().refresh()
+    line = result.line()
+    audit("feed.poll", url, summary=line)
+    flash(f"Polled: {line}.", "error" if result.outcome in ("error", "gone") else "message")
+    return redirect(url_for("staff.feed", url=url))
 
 
 # -- the audit log ----------------------------------------------------------------------------

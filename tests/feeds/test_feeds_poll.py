@@ -112,23 +112,21 @@ def test_rss2_atom_rss1_then_a_second_poll_parses_nothing(kb, parse_count):
     assert lastmod[-1].headers.get("if-modified-since") and lastmod[-1].status == 304
 
 
-def test_items_are_searchable_beside_entries(kb):
+def test_items_are_searchable_in_their_own_index(kb):
     kb.set_feeds("/feeds/rss2.xml")
     report = kb.poll(suggest=False)
     assert report.indexed == 3
-    hits = kb.ws.index.search("quadcopter", kinds=("item",)).hits
+    hits = kb.ws.items.search("quadcopter", kinds=("item",)).hits
     assert {h.title for h in hits} == {
         "Police use prison flight restriction zones to seize a quadcopter",
         "Drone drops of drugs and phones rise at HMP Altcourse",
     }
-    both = kb.ws.index.search("quadcopter", kinds=("entry", "item")).hits
-    assert {h.kind for h in both} == {"entry", "item"}
     assert kb.ws.index.search("quadcopter").hits and all(
         h.kind == "entry" for h in kb.ws.index.search("quadcopter").hits
     )
     from kb.model.access import PUBLIC
 
-    assert kb.ws.index.search("quadcopter", kinds=("item",), audience=PUBLIC).total == 0  # staff only
+    assert kb.ws.items.search("quadcopter", kinds=("item",), audience=PUBLIC).total == 0  # staff only
 
 
 def test_permanent_redirect_rewrites_the_feed_list_and_keeps_its_items(kb):
@@ -269,7 +267,7 @@ def test_scripts_and_javascript_links_never_survive(kb):
         "alert(",
     ):
         assert bad not in html, bad
-    stored = kb.ws.index.search("hello OR encoded", kinds=("item",)).hits
+    stored = kb.ws.items.search("hello OR encoded", kinds=("item",)).hits
     assert stored and all("<" not in (h.summary or "") for h in stored)
 
 
@@ -285,8 +283,8 @@ def test_an_updated_item_updates_its_row_and_dedupe_falls_back(kb):
     assert report.results[0].outcome == "new" and len(report.results[0].updated_ids) == 1 and not report.new_ids
     rows = kb.items(url)
     assert len(rows) == 3 and rows[2]["title"] == "Kitchen staff win national award"
-    assert kb.ws.index.search('"national award"', kinds=("item",)).total == 1
-    assert kb.ws.index.search('"catering award"', kinds=("item",)).total == 0
+    assert kb.ws.items.search('"national award"', kinds=("item",)).total == 1
+    assert kb.ws.items.search('"catering award"', kinds=("item",)).total == 0
     # guids that repeat: keyed by link instead, so distinct items are not merged
     repeated = body.replace("prison-watch-1002", "prison-watch-1001").replace("prison-watch-1003", "prison-watch-1001")
     parsed = items.parse(repeated.replace("{{rfc822:2}}", "").encode(), 99, "https://x.example/feed")
@@ -297,7 +295,7 @@ def test_deleted_items_leave_tombstones(kb):
     (url,) = kb.set_feeds("/feeds/rss2.xml?noetag=1&nolm=1")
     kb.poll(suggest=False)
     first = kb.items(url)[0]
-    with kb.ws.index.writer() as w:
+    with kb.ws.items.writer() as w:
         for doc_id in items.delete_items(kb.ws.store, [first["id"]]):
             w.delete(doc_id)
     kb.server.overrides["/feeds/rss2.xml"] = render("rss2.xml") + b"\n"  # new bytes, the same items
@@ -313,7 +311,7 @@ def test_big_polls_index_as_they_go(kb, monkeypatch):
     results = by_url(report)
     assert results[urls[0]].outcome == "new" and results[urls[1]].outcome == "new"
     assert "declares XML entities" in results[urls[2]].error
-    assert report.indexed == 6 and kb.ws.index.search("quadcopter", kinds=("item",)).total == 2
+    assert report.indexed == 6 and kb.ws.items.search("quadcopter", kinds=("item",)).total == 2
     assert kb.ws.store.db.execute("SELECT count(*) FROM feed_items WHERE indexed != 1").fetchone()[0] == 0
 
 
@@ -346,7 +344,7 @@ def test_kb_poll_command(feeds_kb, feed_server):  # noqa: F811
 def test_items_survive_an_index_rebuild(kb):
     kb.set_feeds("/feeds/rss2.xml")
     kb.poll(suggest=False)
-    assert kb.ws.index.search("quadcopter", kinds=("item",)).total == 2
+    assert kb.ws.items.search("quadcopter", kinds=("item",)).total == 2
     update_index(kb.ws, rebuild=True)
-    assert kb.ws.index.search("quadcopter", kinds=("item",)).total == 2
+    assert kb.ws.items.search("quadcopter", kinds=("item",)).total == 2
     assert kb.ws.index.search("quadcopter", kinds=("entry",)).total >= 1

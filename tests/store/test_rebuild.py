@@ -64,8 +64,8 @@ def test_rebuild_keeps_users_audit_decisions_items_and_dates(kb_root):
     try:
         assert state_rows(ws) == before
         assert entry_dates(ws) == dates
-        assert ws.index.count("entry") == 4 and ws.index.count("item") == 2
-        assert ws.index.search("quadcopter", kinds=("item",)).total == 1
+        assert ws.index.count("entry") == 4 and ws.items.count("item") == 2
+        assert ws.items.search("quadcopter", kinds=("item",)).total == 1
         assert not stale_builds(ws.cfg.index_dir)
     finally:
         ws.close()
