@@ -4,7 +4,9 @@
 Passwords are hashed with Argon2id. Sessions live on the server: each sign-in gets a random
 token whose SHA-256 is a row of `sessions`; signing out deletes that row. Disabling a user or
 resetting a password deletes all their sessions and bumps their `session_epoch`, which signs
-them out everywhere. Failed sign-ins are counted per account (the sixth wrong attempt inside a
+them out everywhere; changing one's own password ends every other session. A password-reset
+link carries a signed token that expires after an hour and works once (it is bound to the
+password hash and `session_epoch`, which using it changes). Failed sign-ins are counted per account (the sixth wrong attempt inside a
 minute is refused even when the password is right) and per client address across accounts
 (the 21st failure from one address inside ten minutes is refused the same way). Times come
 from `kb.clock`.
@@ -23,6 +25,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from kb.clock import now, utcnow
 from kb.config import AccountSettings, Organisation
@@ -39,6 +42,8 @@ FAILURE_WINDOW = 60.0  # seconds
 ADDRESS_MAX_FAILURES = 20  # failed sign-ins from one client address, whatever the accounts
 ADDRESS_FAILURE_WINDOW = 600.0  # seconds
 MIN_PASSWORD = 12
+RESET_LIFETIME = 3600  # seconds a password-reset link works
+RESET_SALT = "kb.password-reset"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _hasher = PasswordHasher()  # argon2-cffi's defaults (RFC 9106's low-memory profile)
@@ -193,6 +198,78 @@ class Accounts:
         self.db["login_failures"].delete_where("email = ?", [user.email])
         self.log(actor, "user.reset-password", user.email)
         return self._require(email)
+
+    def change_password(self, user: User, current: str, new: str, keep_token: str, address: str | None = None) -> User:
+        """The signed-in user's own change: `current` must be right (wrong guesses count as failed
+        sign-ins, and are throttled the same way). Ends every other session; keeps `keep_token`'s."""
+        at = utcnow().timestamp()
+        self._check_throttle(user.email, address, at)
+        row = self.db["users"].get(user.id)
+        try:
+            ok = self.hasher.verify(row["password_hash"], current)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            self.db["login_failures"].insert({"email": user.email, "at": at, "address": address})
+            raise KbError("your current password is not right")
+        check_password(new)
+        self.db["users"].update(user.id, {"password_hash": self.hasher.hash(new)})
+        self.db["sessions"].delete_where("user_id = ? AND token_hash != ?", [user.id, _token_hash(keep_token)])
+        self.log(user.email, "user.change-password", user.email)
+        return self._require(user.email)
+
+    def set_role(
+        self,
+        email: str,
+        role: str,
+        *,
+        org: str | None = None,
+        actor: str = "cli",
+        organisations: Sequence[Organisation] | None = None,
+    ) -> User:
+        """Change a user's role (a partner's organisation with it, checked against the register)."""
+        user = self._require(email)
+        if role not in ROLES:
+            raise KbError(f"role must be one of: {', '.join(ROLES)}; got {role!r}")
+        if role == "partner" and not org:
+            raise KbError("a partner belongs to an organisation: choose one")
+        if role == "partner" and organisations is not None:
+            check_org(user.email, org or "", organisations)
+        org = org if role == "partner" else None
+        self.db["users"].update(user.id, {"role": role, "org": org})
+        self.log(actor, "user.set-role", user.email, {"from": user.role, "role": role, "org": org})
+        return self._require(email)
+
+    def reset_token(self, user: User, secret: str) -> str:
+        """A signed link token for `user` that expires after RESET_LIFETIME seconds and works once:
+        it carries a fingerprint of the password hash and session epoch, which a reset changes."""
+        expires = int(utcnow().timestamp()) + RESET_LIFETIME
+        data = {"u": user.id, "f": self._fingerprint(user.id), "e": expires}
+        return URLSafeSerializer(secret, salt=RESET_SALT).dumps(data)
+
+    def reset_user(self, token: str, secret: str) -> User | None:
+        """The user a reset token names while it is valid (signed, unexpired, unused); else None."""
+        try:
+            data = URLSafeSerializer(secret, salt=RESET_SALT).loads(token)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("e"), int):
+            return None
+        if data["e"] < utcnow().timestamp():
+            return None
+        user = self.get(data["u"])
+        if user is None or user.disabled or not secrets.compare_digest(str(data.get("f")), self._fingerprint(user.id)):
+            return None
+        return user
+
+    def _fingerprint(self, user_id: int) -> str:
+        row = self.db["users"].get(user_id)
+        return hashlib.sha256(f"{row['password_hash']}|{row['session_epoch']}".encode()).hexdigest()[:32]
+
+    def waste_time(self, text: str) -> None:
+        """Hash `text` and throw it away: the same cost as a real hash, so a page's timing does not
+        tell whether an account exists."""
+        self.hasher.hash(text)
 
     def new_feed_token(self, user: User) -> str:
         """Revoke the user's private feed URL and issue a new one."""

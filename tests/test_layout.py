@@ -19,7 +19,7 @@ LAYERS = [
     ["kb.feeds", "kb.accounts"],
     ["kb.suggest"],
     ["kb.sync", "kb.backup", "kb.doctor"],  # entries/ -> store + index; state backups; checks of var/
-    ["kb.triage", "kb.watch"],  # decisions on suggestions; poll -> suggest
+    ["kb.triage", "kb.watch", "kb.evaluation"],  # decisions; poll -> suggest; scoring the labelled suggestions
     ["kb.site", "kb.digest"],  # framework-free read models; email digests built from them
     ["kb.scheduler"],
     ["kb.web"],  # Flask; never imports kb.cli

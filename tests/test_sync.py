@@ -44,7 +44,7 @@ def test_raising_a_risk_is_described_for_subscribers(ws):
     path = ws.cfg.entries_dir / "printed-guns.md"
     path.write_text(path.read_text().replace("likelihood: 3", "likelihood: 4"))
     report = update_index(ws)
-    assert report.changes["printed-guns"] == ['Risk "Printed firearms in organised crime" raised from 15 to 20']
+    assert report.changes["printed-guns"] == ['Likelihood of "Printed firearms in organised crime" raised from 3 to 4']
     assert ws.store.entry_row("printed-guns")["score"] == 20
 
 

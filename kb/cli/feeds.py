@@ -292,7 +292,10 @@ def scheduler(c: Context) -> None:
     feeds = FeedScheduler(c.cfg, blocking=True)
 
     def stop(_signum: int, _frame: Any) -> None:
-        feeds.scheduler.shutdown(wait=True)  # lets running polls finish
+        # Leave the scheduler's loop; FeedScheduler.start() then lets running polls finish. Shutting
+        # down here, inside the handler, could deadlock: the main thread may be holding the
+        # executor's lock (submitting a job) while shutdown waits for the job threads that need it.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)  # before saying it runs: a SIGTERM from then on stops it cleanly
     count = len(feeds.feed_jobs())

@@ -8,7 +8,8 @@ from kb.model import taxonomy as tx
 
 
 def describe(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
-    """Sentences such as 'Risk "Relay theft" raised from 12 to 16'. Empty when nothing material changed."""
+    """Sentences such as 'Likelihood of "Relay theft" raised from 3 to 4' or 'New measure for
+    manufacturers: ...'. Empty when nothing material changed."""
     if old is None:
         return ["New note"]
     changes = _field_changes(old, new) + _risk_changes(old, new) + _source_changes(old, new)
@@ -51,11 +52,9 @@ def _risk_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _one_risk_changes(before: dict[str, Any], risk: dict[str, Any]) -> list[str]:
-    """A kept risk's score and trend, then its new measures and measures whose status changed."""
-    changes: list[str] = []
-    if risk["score"] != before["score"]:
-        verb = "raised" if risk["score"] > before["score"] else "lowered"
-        changes.append(f'Risk "{risk["title"]}" {verb} from {before["score"]} to {risk["score"]}')
+    """A kept risk's likelihood, impact (or else score) and trend, then its new measures and
+    measures whose status changed."""
+    changes = _rating_changes(before, risk)
     if risk["trend"] != before["trend"]:
         changes.append(f'Risk "{risk["title"]}" trend now {risk["trend"]}')
     old_measures = {m["measure"]: m for m in before.get("measures", [])}
@@ -68,6 +67,25 @@ def _one_risk_changes(before: dict[str, Any], risk: dict[str, Any]) -> list[str]
                 f"Measure for {tx.label(tx.ACTORS, m['actor']).lower()} now {tx.label(tx.MEASURE_STATUS, m['status']).lower()}: {m['measure']}"
             )
     return changes
+
+
+def _rating_changes(before: dict[str, Any], risk: dict[str, Any]) -> list[str]:
+    """Likelihood and impact, each in its own sentence; the score only when neither explains it
+    (e.g. a version stored with a score but no likelihood or impact)."""
+    changes: list[str] = []
+    for name in ("likelihood", "impact"):
+        was, now = before.get(name), risk.get(name)
+        if was is not None and now is not None and was != now:
+            changes.append(f'{name.capitalize()} of "{risk["title"]}" {_verb(was, now)} from {was} to {now}')
+    if not changes and risk["score"] != before["score"]:
+        changes.append(
+            f'Risk "{risk["title"]}" {_verb(before["score"], risk["score"])} from {before["score"]} to {risk["score"]}'
+        )
+    return changes
+
+
+def _verb(was: int, now: int) -> str:
+    return "raised" if now > was else "lowered"
 
 
 def _source_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ database, and `var/cache.sqlite` (the rows derived from `entries/*.md`, rebuilt 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -288,6 +289,31 @@ class Store:
 
     def versions(self, slug: str) -> list[dict[str, Any]]:
         return list(self.db["entry_versions"].rows_where("slug = ?", [slug], order_by="seen_at desc"))
+
+    # -- visits: when each signed-in user's visits began ---------------------------------
+
+    def last_visit(self, user_id: int, before: dt.datetime | None = None) -> dt.datetime | None:
+        """When the user's newest recorded visit began (the newest before `before`, if given); None for none."""
+        sql, params = "SELECT max(seen_at) FROM visits WHERE user_id = ?", [user_id]
+        if before is not None:
+            sql += " AND seen_at < ?"
+            params.append(before.astimezone(dt.UTC).isoformat(timespec="seconds"))
+        value = self.db.conn.execute(sql, params).fetchone()[0]
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def record_visit(self, user_id: int, at: dt.datetime) -> None:
+        """Record a visit beginning `at` (the caller's `kb.clock` time). Only the user's two newest
+        visits are kept: the one going on and the one before it."""
+        conn = self.db.conn
+        conn.execute(
+            "INSERT OR IGNORE INTO visits (user_id, seen_at) VALUES (?, ?)",
+            [user_id, at.astimezone(dt.UTC).isoformat(timespec="seconds")],
+        )
+        conn.execute(
+            "DELETE FROM visits WHERE user_id = ? AND seen_at < "
+            "(SELECT seen_at FROM visits WHERE user_id = ? ORDER BY seen_at DESC LIMIT 1 OFFSET 1)",
+            [user_id, user_id],
+        )
 
 
 def _prepare_cache(path: Path, repair: bool) -> None:

@@ -5,7 +5,8 @@ This is the only place a table is defined, and it says which file each table liv
 - `var/state.sqlite` (`STATE_MIGRATIONS`, tables `STATE_TABLES`): what nothing else can
   recreate: accounts, sessions, failed sign-ins, the audit log, feed state, feed items and
   their tombstones, suggestions with their items and snoozes, and `entry_versions` (the first
-  time each version of an entry was seen, which dates every note in the feeds). Back it up
+  time each version of an entry was seen, which dates every note in the feeds), and when each
+  signed-in user's last visits began (`visits`, for "changed since your last visit"). Back it up
   (`kb backup`); a damaged one is restored (`kb restore`), never replaced by an empty one.
 - `var/cache.sqlite` (`CACHE_MIGRATIONS`, tables `CACHE_TABLES`): rows derived from
   `entries/*.md` (`kb index --rebuild` makes them again from nothing).
@@ -42,6 +43,7 @@ STATE_TABLES = (
     "audit",
     "subscriptions",
     "digests_sent",
+    "visits",
 )
 SPLIT_AT = 5  # state steps the single pre-split database had; step 6 moves the cache tables out
 
@@ -292,6 +294,15 @@ def _digest_schema(db: sqlite_utils.Database) -> None:
         pk=("user_id", "period"),
     )
     db["digests_sent"].create_index(["user_id", "claimed_at"])
+
+
+@migration
+def _visits_schema(db: sqlite_utils.Database) -> None:
+    """When each signed-in user's visits began, at most one an hour (used by the home and note pages).
+
+    `Store.record_visit` keeps a user's two newest rows: the visit going on and the one before it.
+    """
+    db["visits"].create({"user_id": int, "seen_at": str}, pk=("user_id", "seen_at"), not_null={"seen_at"})
 
 
 @cache_migration

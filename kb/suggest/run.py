@@ -3,12 +3,11 @@
 For each new item, one of:
 
 - **update**: the item is about an existing entry. It must mention the entry's watch terms
-  (`keywords`, or its title when it has none) at least `suggest.min_keyword_hits` times, *and*
-  its Whoosh similarity to the entry's text must reach `suggest.update_threshold` (see
-  `kb.search.Index.similarity`). Accepting adds the item as a source of the entry.
+  (`keywords`, or its title when it has none, or their synonyms) and be close to the whole note
+  (`suggest.update_threshold`) or to one of its risks (`kb.suggest.updates`). Accepting adds the item as a source of the entry.
 - **new topic**: terms or phrases that recur across recent items (`suggest.topic_window_days`)
   from several feeds (`topic_min_items` items, `topic_min_feeds` feeds), that are new or much
-  more frequent than before the window, and that no entry mentions. Overlapping phrases are
+  more frequent than before the window, and that no entry is about (measures and body aside). Overlapping phrases are
   grouped into one suggestion with the items that support it. Accepting writes a draft entry.
 - **nothing**, when neither holds (the item's `decision_reason` says why).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from kb.model.entry import Entry
+from kb.model.entry import Entry, Risk
 
 STOPWORDS = frozenset(
     [
@@ -389,15 +389,18 @@ def _norm_keyword(keyword: str) -> str:
 
 class WatchTerms:
     """Every entry's watch terms in one matcher: case-insensitive, hyphens and spaces alike,
-    an optional plural 's'/'es'. A term found inside a longer one counts too."""
+    an optional plural 's'/'es'. A term found inside a longer one counts too. With `synonyms`
+    (the groups of entries/synonyms.yaml), a synonym of a watch term counts as that term."""
 
-    def __init__(self, entries: list[Entry]):
+    def __init__(self, entries: list[Entry], synonyms: list[tuple[str, ...]] = ()):  # type: ignore[assignment]
         self.owners: dict[str, list[tuple[str, str]]] = defaultdict(list)  # normalised term -> [(slug, term)]
+        group_of = {_norm_keyword(t): g for g in synonyms for t in g}
         for entry in entries:
             for keyword in entry.keywords or (entry.title,):
-                key = _norm_keyword(keyword)
-                if key and (entry.slug, keyword) not in self.owners[key]:
-                    self.owners[key].append((entry.slug, keyword))
+                norm = _norm_keyword(keyword)
+                for key in [norm, *(_norm_keyword(t) for t in group_of.get(norm, ()))]:
+                    if key and (entry.slug, keyword) not in self.owners[key]:
+                        self.owners[key].append((entry.slug, keyword))
         keys = sorted(self.owners, key=len, reverse=True)
         self.first = {k.split(" ")[0] + end for k in keys for end in ("", "s", "es")}
         self.inside = {k: {o for o in keys if o != k and f" {o} " in f" {k} "} for k in keys}
@@ -437,10 +440,15 @@ def key_text(entry: Entry) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def risk_text(risk: Risk) -> str:
+    """The text one risk's key terms are drawn from: its title (twice), description and crime types."""
+    return "\n".join([risk.title, risk.title, risk.description, " ".join(risk.crime_types).replace("-", " ")])
+
+
 def entry_text(entry: Entry) -> str:
-    """The text an entry is matched on: title, keywords, summary, risks, measures and body."""
+    """The text that says what an entry is about, for new-topic detection: title, keywords,
+    tags, summary, and its risks' titles and descriptions. Not measures or body: a topic named
+    in passing there (one measure against "SIM farms") is not covered by the entry."""
     parts = [entry.title, " ".join(entry.keywords), " ".join(entry.tags).replace("-", " "), entry.summary]
     parts += [f"{r.title}. {r.description}" for r in entry.risks]
-    parts += [m.measure for _, m in entry.measures]
-    parts.append(entry.body)
     return "\n".join(p for p in parts if p)

@@ -1,6 +1,7 @@
 """New-topic suggestions: terms or phrases that recur across recent items
 (`suggest.topic_window_days`) from several feeds (`topic_min_items` items, `topic_min_feeds`
-feeds), that are new or much more frequent than before the window, and that no entry mentions.
+feeds), that are new or much more frequent than before the window, and that no entry is about (its title,
+keywords, summary and risks; measures and body do not count).
 Overlapping phrases are grouped into one suggestion with the items that support it; a topic
 comes back after a dismissal only when enough *other* items support it.
 """
@@ -285,7 +286,7 @@ def _topic_reasons(
     reasons = [
         f"'{lead.surface}' appears in {len(item_ids)} items from {len(feeds)} feeds in the last {days} days"
         + (f" ({lead.before} in the {BASELINE_WINDOWS * days} days before)" if lead.before else " and not before"),
-        "no entry mentions it (title, keywords, summary, risks, measures or body)",
+        "no entry is about it (in its title, keywords, summary or risks)",
     ]
     related = [f"'{c.surface}' ({len(c.items)})" for c in members[:6]]
     if related:

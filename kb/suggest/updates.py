@@ -1,30 +1,50 @@
 """Update suggestions: a new feed item that is about an existing entry.
 
-The item must mention the entry's watch terms (`keywords`, or its title when it has none) at
-least `suggest.min_keyword_hits` times, *and* its Whoosh similarity to the entry's text must
-reach `suggest.update_threshold` (see `kb.index.search.Index.similarity`). Accepting adds the
+The item must mention the entry's watch terms (`keywords`, or its title when it has none; a
+synonym from entries/synonyms.yaml counts) at least `suggest.min_keyword_hits` times, share
+MIN_RISK_TERMS key terms with one of the entry's risks, *and* either its Whoosh similarity to
+the whole note reaches `suggest.update_threshold` or its similarity to that one risk reaches
+RISK_ALONE (see `kb.index.search.Index.similarity`). Reasons are in words, not scores. Accepting adds the
 item as a source of the entry. A dismissed pair (entry, item) never comes back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from kb.clock import now
+from kb.index.similar import Similarity
+from kb.model import synonyms as synonyms_file
 from kb.model.entry import Entry
 from kb.store.transactions import writing
 from kb.suggest.records import SuggestReport, _feed_titles, _insert
-from kb.suggest.text import STOPWORDS, WatchTerms, key_text
+from kb.suggest.text import STOPWORDS, WatchTerms, key_text, risk_text
 from kb.workspace import Workspace
 
 MAX_ENTRIES_PER_ITEM = 3
 
 
-CLEARLY_BEHIND = 0.6  # an entry under 60 % of the item's best match is not suggested as well
+CLEARLY_BEHIND = 0.8  # an entry under 80 % of the item's best match is not suggested as well
 
 
 KEY_TERMS = 15
+
+
+RISK_TERMS = 10  # key terms of one risk
+
+
+RISK_WEIGHT = 0.7  # a risk's share counts less in the ranking: its text is short, so close items reach high shares
+
+
+MIN_RISK_TERMS = 2  # an item must share this many of one risk's key terms (a drone light show shares 'drone')
+
+
+RISK_ALONE = 0.5  # this close to one risk is enough, however far from the whole note
+
+
+STRONG = 1.5  # a score this many times the threshold, with two or more watch terms, is a strong match
 
 
 def _entries(ws: Workspace) -> list[Entry]:
@@ -45,86 +65,140 @@ def _rows(ws: Workspace, item_ids: list[int]) -> list[dict[str, Any]]:
     return out
 
 
+def _synonyms(ws: Workspace) -> list[tuple[str, ...]]:
+    groups, _problems = synonyms_file.read(ws.cfg.entries_dir / synonyms_file.FILE_NAME)  # kb validate reports them
+    return [g.terms for g in groups]
+
+
+@dataclass
+class _Match:
+    share: float  # the whole note's similarity
+    risk: str  # the title of the risk the item is closest to
+    risk_share: float
+    risk_terms: list[str]  # the risk's key terms it has
+    found: list[str]  # watch terms mentioned
+    matched: list[str]  # key terms shared
+
+    @property
+    def score(self) -> float:
+        return max(self.share, self.risk_share * RISK_WEIGHT)
+
+
+def _match(ws: Workspace, entry: Entry, hits_by_item: dict[int, list[str]]) -> dict[int, _Match]:
+    """Each item's similarity to the whole note and to the entry's closest risk."""
+    candidates = [f"item:{i}" for i in hits_by_item]
+
+    def sim(text: str, numterms: int) -> Similarity:
+        return ws.index.similarity(
+            f"entry:{entry.slug}", text, candidates, numterms=numterms, exclude=STOPWORDS, candidates_in=ws.items
+        )
+
+    whole = sim(key_text(entry), KEY_TERMS)
+    out = {}
+    for item_id, found in hits_by_item.items():
+        share, matched = whole.scores.get(f"item:{item_id}", (0.0, []))
+        out[item_id] = _Match(share, "", 0.0, [], found, matched)
+    for risk in entry.risks:
+        by_risk = sim(risk_text(risk), RISK_TERMS)
+        for item_id, m in out.items():
+            share, shared = by_risk.scores.get(f"item:{item_id}", (0.0, []))
+            if (len(shared) >= MIN_RISK_TERMS, share) > (len(m.risk_terms) >= MIN_RISK_TERMS, m.risk_share):
+                m.risk, m.risk_share, m.risk_terms = risk.title, share, shared
+    return out
+
+
+def _strength(m: _Match, threshold: float) -> str:
+    return "strong match" if m.score >= STRONG * threshold and len(m.found) >= 2 else "match"
+
+
+def _reasons(m: _Match, threshold: float, feed: str) -> list[str]:
+    terms = f"{len(m.found)} watch term{'s' * (len(m.found) != 1)} ({', '.join(m.found)})"
+    closeness = f"close to the risk *{m.risk}*" if m.risk else "close to the note"
+    return [
+        f"{_strength(m, threshold)}: {terms}, {closeness}",
+        f"words it shares with the entry: {', '.join(m.matched[:8]) or 'none'}",
+        f"from the feed {feed}",
+    ]
+
+
 def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> None:
     settings = ws.cfg.suggest
+    threshold = settings.update_threshold
     db = ws.store.db
     rows = _rows(ws, item_ids)
     entries = _entries(ws)
     titles = _feed_titles(ws)
-    best: dict[int, list[tuple[float, Entry, list[str], list[str], list[str]]]] = defaultdict(list)
-    near: dict[int, tuple[float, str, int]] = {}  # item -> (share, slug, hits) of the closest miss
-    terms = WatchTerms(entries)
+    best: dict[int, list[tuple[Entry, _Match]]] = defaultdict(list)
+    near: dict[int, tuple[Entry, _Match]] = {}  # item -> its closest miss
+    terms = WatchTerms(entries, _synonyms(ws))
     hits: dict[str, dict[int, list[str]]] = defaultdict(dict)  # slug -> item -> watch terms found
     for row in rows:
         for slug, found in terms.find(f"{row['title']}\n{row['text']}").items():
             if len(found) >= max(1, settings.min_keyword_hits):
                 hits[slug][row["id"]] = sorted(found, key=str.lower)
     for entry in entries:
-        hits_by_item = hits.get(entry.slug)
-        if not hits_by_item:
+        if not hits.get(entry.slug):
             continue
-        sim = ws.index.similarity(
-            f"entry:{entry.slug}",
-            key_text(entry),
-            [f"item:{i}" for i in hits_by_item],
-            numterms=KEY_TERMS,
-            exclude=STOPWORDS,
-            candidates_in=ws.items,  # the items' own index: scored with the entries' on one searcher
-        )
-        for item_id, found in hits_by_item.items():
-            share, matched = sim.scores.get(f"item:{item_id}", (0.0, []))
-            if share >= settings.update_threshold:
-                best[item_id].append((share, entry, found, matched, sim.terms))
-            elif share > near.get(item_id, (-1.0, "", 0))[0]:
-                near[item_id] = (share, entry.slug, len(found))
+        for item_id, m in _match(ws, entry, hits[entry.slug]).items():
+            if _enough(m, threshold):
+                best[item_id].append((entry, m))
+            elif item_id not in near or m.score > near[item_id][1].score:
+                near[item_id] = (entry, m)
     stamp = now()
     with writing(db):
         for row in rows:
             item_id = row["id"]
-            ranked = sorted(best.get(item_id, []), key=lambda c: -c[0])
-            chosen = [c for c in ranked if c[0] >= CLEARLY_BEHIND * ranked[0][0]][:MAX_ENTRIES_PER_ITEM]
-            for share, entry, found, matched, _terms in chosen:
+            ranked = sorted(best.get(item_id, []), key=lambda c: -c[1].score)
+            chosen = [c for c in ranked if c[1].score >= CLEARLY_BEHIND * ranked[0][1].score][:MAX_ENTRIES_PER_ITEM]
+            for entry, m in chosen:
                 if _pair_exists(ws, entry.slug, item_id):
                     continue
                 feed = titles.get(row["feed_url"], row["feed_url"])
-                reasons = [
-                    f"mentions the entry's watch term{'s' * (len(found) != 1)}: {', '.join(found)}",
-                    f"similarity {share:.2f} to the entry's text (threshold {settings.update_threshold:.2f}); "
-                    f"shares the key terms {', '.join(matched[:8]) or 'none'}",
-                    f"from the feed {feed}",
-                ]
                 sid = _insert(
                     ws,
                     kind="update",
                     entry_slug=entry.slug,
                     topic_key=None,
                     title=f"Add to {entry.title}: {row['title']}"[:300],
-                    keywords=found,
-                    reasons=reasons,
-                    score=share,
+                    keywords=m.found,
+                    reasons=_reasons(m, threshold, feed),
+                    score=m.score,
                     item_ids=[item_id],
                     stamp=stamp,
                 )
                 report.updates.append(sid)
             if chosen:
-                reason = "suggested as a source for " + ", ".join(f"{c[1].slug} ({c[0]:.2f})" for c in chosen)
+                reason = "suggested as a source for " + ", ".join(
+                    f"{e.slug} ({_strength(m, threshold)})" for e, m in chosen
+                )
                 db.execute(
                     "UPDATE feed_items SET decision = 'update', decision_reason = ? WHERE id = ?", [reason, item_id]
                 )
             else:
                 report.nothing += 1
-                if item_id in near:
-                    share, slug, hits = near[item_id]
-                    reason = (
-                        f"nothing: closest entry {slug} mentions {hits} watch term{'s' * (hits != 1)} but similarity "
-                        f"{share:.2f} is below {settings.update_threshold:.2f}"
-                    )
-                else:
-                    reason = "nothing: mentions no entry's watch terms"
+                reason = _miss(near.get(item_id))
                 db.execute(
                     "UPDATE feed_items SET decision = 'none', decision_reason = ? WHERE id = ? AND decision != 'topic'",
                     [reason, item_id],
                 )
+
+
+def _enough(m: _Match, threshold: float) -> bool:
+    """Close enough to the whole note and to one of its risks, or very close to one risk."""
+    if len(m.risk_terms) < MIN_RISK_TERMS:
+        return False  # one shared word ('drone') is not about the risk
+    return m.share >= threshold or m.risk_share >= RISK_ALONE
+
+
+def _miss(closest: tuple[Entry, _Match] | None) -> str:
+    if closest is None:
+        return "nothing: mentions no entry's watch terms"
+    entry, m = closest
+    hits = len(m.found)
+    return (
+        f"nothing: mentions {hits} watch term{'s' * (hits != 1)} of {entry.slug} "
+        f"({', '.join(m.found)}) but is not about the note or any of its risks"
+    )
 
 
 def _pair_exists(ws: Workspace, slug: str, item_id: int) -> bool:

@@ -128,10 +128,11 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     )
     app.extensions["kb"] = site
 
-    from kb.web import api, assets, auth, feeds_out, history, mail, pages, search, staff
+    from kb.web import api, assets, auth, feeds_out, history, mail, pages, search, staff, users
 
     auth.init_app(app)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(users.bp)
 
     for module in (pages, search, feeds_out, api, assets, history, mail):
         app.register_blueprint(module.bp)

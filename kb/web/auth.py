@@ -5,32 +5,41 @@ of `sessions`, see `kb.accounts`) and the session cookie carries only that token
 deletes the row, so a copied cookie stops working; disabling a user or resetting their password
 deletes all their sessions (and bumps their `session_epoch`), so every session they had stops
 working at its next request. Failed sign-ins are throttled per account and per client address.
-Partners' private feed URLs carry a revocable secret token. On an https site every response
+Users change their own password on the account page (ending their other sessions), or reset
+it with a signed, one-hour, single-use link from `/reset-password` when email is on; that page
+answers the same whether or not the account exists. Partners' private feed URLs carry a
+revocable secret token. On an https site every response
 carries Strict-Transport-Security.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import secrets
+import threading
 from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from kb.accounts import Accounts, RateLimited, User
+from kb import mail
+from kb.accounts import MIN_PASSWORD, Accounts, RateLimited, User
 from kb.digest import FREQUENCIES, Subscriptions
+from kb.errors import KbError
 from kb.model.access import ANONYMOUS, Reader
 from kb.web.state import catalog, state
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -154,18 +163,56 @@ def account():  # type: ignore[no-untyped-def]
     if request.method == "POST" and request.form.get("action") == "digest":  # CSRF-checked
         _save_digest(subscriptions, user, facets)
         return redirect(url_for("auth.account"))
+    if request.method == "POST" and request.form.get("action") == "password":  # CSRF-checked
+        problem = _change_password(user)
+        if problem is None:
+            flash("Your password has changed. You are signed out everywhere else.")
+            return redirect(url_for("auth.account"))
+        return _account_page(user, facets, subscriptions, problem), 400
     if request.method == "POST":  # CSRF-checked: regenerate the private feed token
         accounts().new_feed_token(user)
         flash("Your private feed address has changed. The old address no longer works.")
         return redirect(url_for("auth.account"))
-    user = accounts().get(user.id)
+    return _account_page(user, facets, subscriptions)
+
+
+def _account_page(user: User, facets: dict[str, Any], subscriptions: Subscriptions, problem: str | None = None) -> str:
+    fresh = accounts().get(user.id) or user
     return render_template(
         "account.html",
-        user=user,
+        user=fresh,
         facets=facets,
-        subscription=subscriptions.get(user.id),
+        subscription=subscriptions.get(fresh.id),
         mail_on=state().cfg.mail.enabled,
+        password_problem=problem,
     )
+
+
+def _change_password(user: User) -> str | None:
+    """The account page's password form: None when changed, else what is wrong (one sentence)."""
+    form = request.form
+    new = form.get("new_password", "")
+    if not form.get("current_password"):
+        return "Enter your current password."
+    if len(new) < MIN_PASSWORD:
+        return f"Your new password needs at least {MIN_PASSWORD} characters."
+    if new != form.get("new_password_again", ""):
+        return "The two new passwords are not the same."
+    try:
+        accounts().change_password(
+            user, form.get("current_password", ""), new, current_user.token, address=request.remote_addr or ""
+        )
+    except RateLimited as exc:
+        return f"Too many wrong passwords. Wait {exc.wait}, then try again."
+    except KbError as exc:
+        return sentence(str(exc))
+    return None
+
+
+def sentence(message: str) -> str:
+    """A message from kb.accounts as a sentence for a page."""
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def _save_digest(subscriptions: Subscriptions, user: User, facets: dict[str, Any]) -> None:
@@ -181,6 +228,74 @@ def _save_digest(subscriptions: Subscriptions, user: User, facets: dict[str, Any
         tags=[v for v in form.getlist("tag") if v in known["tag"]],
     )
     flash(f"You will get a {frequency} email digest." if kept else "You will get no email digests.")
+
+
+# -- password reset by email ---------------------------------------------------------------------
+
+
+def reset_link(user: User) -> str:
+    """The signed one-hour, single-use reset address, on site.base_url (never the request's Host)."""
+    token = accounts().reset_token(user, current_app.config["SECRET_KEY"])
+    return state().cfg.site.base_url.rstrip("/") + url_for("auth.reset_with_link", token=token)
+
+
+def reset_message(user: User) -> EmailMessage:
+    settings = state().cfg.mail
+    text = (
+        f"Someone asked to set a new password for {user.email} on {state().cfg.site.title}.\n\n"
+        f"To choose a new password, open this address within an hour:\n\n{reset_link(user)}\n\n"
+        "It works once. If you did not ask, ignore this message: your password stays as it is.\n"
+    )
+    return mail.compose(settings, user.email, "Set your password", text)
+
+
+def _send_quietly(settings: Any, message: EmailMessage) -> None:
+    try:
+        mail.send(settings, message)
+    except KbError as exc:
+        log.warning("password reset mail to %s not sent: %s", message["To"], exc)
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+def reset_password():  # type: ignore[no-untyped-def]
+    """Ask for a reset link. The answer is the same whether or not the account exists, and so is
+    the work done before answering (a password hash either way; the mail is sent afterwards)."""
+    mail_on = state().cfg.mail.enabled
+    if request.method == "GET" or not mail_on:
+        return render_template("reset_request.html", mail_on=mail_on, sent=False)
+    email = (request.form.get("email") or "").strip()[:320]
+    if not email:
+        return render_template(
+            "reset_request.html", mail_on=mail_on, sent=False, problem="Enter your email address."
+        ), 400
+    people = accounts()
+    user = people.by_email(email)
+    people.waste_time(email)
+    if user is not None and not user.disabled:
+        message = reset_message(user)
+        people.log("reset-password page", "user.reset-link", user.email, {"address": request.remote_addr or ""})
+        threading.Thread(target=_send_quietly, args=(state().cfg.mail, message), daemon=True).start()
+    return render_template("reset_request.html", mail_on=mail_on, sent=True)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_with_link(token: str):  # type: ignore[no-untyped-def]
+    user = accounts().reset_user(token, current_app.config["SECRET_KEY"])
+    if user is None:
+        return render_template("reset_password.html", bad=True), 404
+    problem = None
+    if request.method == "POST":  # CSRF-checked
+        new = request.form.get("new_password", "")
+        if len(new) < MIN_PASSWORD:
+            problem = f"Your new password needs at least {MIN_PASSWORD} characters."
+        elif new != request.form.get("new_password_again", ""):
+            problem = "The two new passwords are not the same."
+        else:
+            accounts().reset_password(user.email, new, actor=f"{user.email} (reset link)")
+            logout_user()
+            session.clear()
+            return render_template("reset_password.html", done=True)
+    return render_template("reset_password.html", user=user, problem=problem), 400 if problem else 200
 
 
 def secret_key(var_dir: Path) -> str:

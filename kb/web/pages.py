@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from kb import clock
 from kb.errors import Busy
 from kb.model import taxonomy as tx
+from kb.model.access import Reader
 from kb.site import charts
-from kb.site.catalog import FACET_KINDS, Note, facet_label
+from kb.site import history as site_history
+from kb.site.catalog import FACET_KINDS, Catalog, Note, facet_label
 from kb.site.feedout import sharing_text, tlp_label
 from kb.web import common
 from kb.web.auth import signed_in_user
@@ -26,12 +31,15 @@ BROWSE = {"sectors": "sector", "tags": "tag", "drivers": "driver", "horizons": "
 SEGMENT = {kind: segment for segment, kind in BROWSE.items()}
 BROWSE_TITLES = {"sector": "Sectors", "tag": "Tags", "driver": "Drivers of crime", "horizon": "Horizons"}
 FEED_KINDS = ("sector", "tag")  # the facets that have their own feeds
+VISIT_GAP = dt.timedelta(hours=1)  # a signed-in reader's visit is recorded at most this often
+log = logging.getLogger(__name__)
 
 
 @bp.get("/")
 def home():  # type: ignore[no-untyped-def]
     reader, cat = common.current_reader(), catalog()
     today = dt.date.today()
+    since = previous_visit()
 
     def render() -> str:
         radar_svg, points = cat.radar(reader)
@@ -39,6 +47,8 @@ def home():  # type: ignore[no-untyped-def]
         return render_template(
             "home.html",
             recent=recent,
+            since=since,
+            changed_since=lambda n: since is not None and n.updated > since,
             top_risks=cat.top_risks(reader, 8),
             radar_svg=radar_svg,
             radar_points=points,
@@ -48,7 +58,7 @@ def home():  # type: ignore[no-untyped-def]
             tlp_of={n.slug: n.tlp for n in cat.notes(reader)},  # for the radar table's rows
         )
 
-    return conditional(("home", cat.token(reader), today), cat.last_modified(reader), render)
+    return conditional(("home", cat.token(reader), today, _stamp(since)), cat.last_modified(reader), render)
 
 
 @bp.get("/entries/")
@@ -70,6 +80,8 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
     related = cat.related(reader, note)
     today = dt.date.today()
     review_days = cfg().review_days
+    since = previous_visit()
+    changed_since = changes_since(cat, reader, note, since) if since is not None else []
 
     def render() -> str:
         e = note.entry
@@ -84,9 +96,11 @@ def entry(slug: str):  # type: ignore[no-untyped-def]
             review_due=e.review_due(review_days),
             green_community=cfg().site.green_community,
             feed_facets=[(kind, value) for kind in FEED_KINDS for value in note.values(kind)],
+            since=since,
+            changed_since=changed_since,
         )
 
-    parts = ("entry", slug, note.version, [(r.slug, r.version) for r in related], today, _feed_key())
+    parts = ("entry", slug, note.version, [(r.slug, r.version) for r in related], today, _feed_key(), _stamp(since))
     return conditional(parts, max([note.updated] + [r.updated for r in related]), render)
 
 
@@ -129,6 +143,47 @@ def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
 
     parts = ("browse", kind, value, cat.token(reader), today, _feed_key())
     return conditional(parts, cat.last_modified(reader, notes), render)
+
+
+# -- since the reader's last visit --------------------------------------------------------------
+
+
+def previous_visit() -> dt.datetime | None:
+    """When the signed-in reader's previous visit began (None: anonymous, or no visit before this one).
+
+    A visit is recorded when none began in the last hour (`VISIT_GAP`), so browsing writes at
+    most once an hour; until then the visit going on is the newest recorded one, and the
+    reader's last visit is the one before it. Called before the page is rendered, so the visit
+    it records is never the one the page compares with.
+    """
+    user = signed_in_user()
+    if user is None:
+        return None
+    store, now = catalog().store, clock.utcnow()
+    last = store.last_visit(user.id)
+    if last is not None and now - last < VISIT_GAP:
+        return store.last_visit(user.id, before=last)
+    try:
+        store.record_visit(user.id, now)
+    except sqlite3.OperationalError as exc:  # e.g. the database is busy: the page matters more than the mark
+        log.warning("could not record a visit of user %s (%s)", user.id, exc)
+    return last
+
+
+def changes_since(cat: Catalog, reader: Reader, note: Note, since: dt.datetime) -> list[str]:
+    """What changed in the note since `since`, for this reader: the catalogue's sentences for each
+    version they may read that is newer, oldest first, each sentence once."""
+    if note.updated <= since:
+        return []
+    sentences: list[str] = []
+    for version in reversed(site_history.history(cat, reader, note.slug) or []):
+        if version.seen_at > since:
+            sentences += [c for c in version.changes if c not in sentences]
+    return sentences
+
+
+def _stamp(moment: dt.datetime | None) -> str:
+    return moment.isoformat() if moment else ""
 
 
 # -- errors -------------------------------------------------------------------------------------

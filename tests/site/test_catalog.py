@@ -59,7 +59,7 @@ def test_changes_compare_with_the_last_version_the_reader_could_read(site_ws, si
     edit(site_root, "prison-drones", "likelihood: 1", "likelihood: 4")
     update_index(site_ws)
     changes = cat.changes(ANONYMOUS, cat.note(ANONYMOUS, "prison-drones"))
-    # compared with the last published version (15), not with the draft in between (3)
-    assert changes == ['Risk "Delivery of contraband into prisons" lowered from 15 to 12']
+    # compared with the last published version (likelihood 5), not with the draft in between (1)
+    assert changes == ['Likelihood of "Delivery of contraband into prisons" lowered from 5 to 4']
     staff = cat.changes(Reader("staff"), cat.note(Reader("staff"), "prison-drones"))
-    assert "raised from 3 to 12" in " ".join(staff)
+    assert "raised from 1 to 4" in " ".join(staff)

@@ -79,8 +79,8 @@ def test_the_right_entries_get_update_suggestions(polled):
         assert unrelated not in titles
     assert ("smart-locks", "Thieves use relay attack to steal keyless cars from driveways") not in got  # a weaker match
     drones = got[("consumer-drones", "Police use prison flight restriction zones to seize a quadcopter")]
-    assert drones["reasons"][0].startswith("mentions the entry's watch terms: ")
-    assert "flight restriction zone" in drones["reasons"][0] and "threshold 0.35" in drones["reasons"][1]
+    assert drones["reasons"][0].startswith("strong match: 4 watch terms (")  # in words, no raw scores
+    assert "flight restriction zone" in drones["reasons"][0] and "close to the risk *" in drones["reasons"][0]
     assert drones["reasons"][2] == "from the feed Rss2"
     catering = next(
         polled.store.db.query("SELECT decision, decision_reason FROM feed_items WHERE title LIKE 'Kitchen%'")
@@ -95,7 +95,7 @@ def test_a_cluster_about_a_technology_with_no_entry_gives_one_new_topic(polled):
     assert topic["title"] == "Smart glasses" and topic["keywords"][0] == "smart glasses"
     assert {i["title"] for i in topic["items"]} == GLASSES
     assert topic["reasons"][0] == "'smart glasses' appears in 4 items from 3 feeds in the last 14 days and not before"
-    assert topic["reasons"][1].startswith("no entry mentions it")
+    assert topic["reasons"][1].startswith("no entry is about it")
 
 
 def test_dismissed_suggestions_never_come_back(polled):

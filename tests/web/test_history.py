@@ -115,7 +115,7 @@ def main(response) -> str:
 
 
 def three_versions(root: Path) -> None:
-    """prison-drones: as shipped on 1 March, contraband lowered from 15 to 12 on 2 March, a new measure on 3 March."""
+    """prison-drones: as shipped on 1 March, contraband likelihood lowered from 5 to 4 on 2 March, a new measure on 3 March."""
     edit(root, "prison-drones", CONTRABAND, CONTRABAND.replace("likelihood: 5", "likelihood: 4"))
     sync(root, "02")
     edit(
@@ -145,7 +145,7 @@ def test_history_lists_each_version_newest_first_with_what_changed_in_words(root
     assert "3 March 2026" in newest and "New measure for manufacturers: Refuse flight plans" in newest
     assert (
         "2 March 2026" in middle
-        and "Risk &#34;Delivery of contraband into prisons&#34; lowered from 15 to 12" in middle
+        and "Likelihood of &#34;Delivery of contraband into prisons&#34; lowered from 5 to 4" in middle
     )
     assert "1 March 2026" in oldest and "New note" in oldest
     ids = version_ids(page)
@@ -160,7 +160,10 @@ def test_compare_shows_risks_and_measures_of_both_versions_side_by_side_marked(r
     page = main(client.get(f"/entries/prison-drones/history/compare?from={v1}&to={v3}"))
     assert "Version 1 and version 3 side by side" in page
     what = page.split('id="what-changed"')[1].split("</ul>")[0]
-    assert "lowered from 15 to 12" in what and "New measure for manufacturers" in what
+    assert (
+        "Likelihood of &#34;Delivery of contraband into prisons&#34; lowered from 5 to 4" in what
+        and "New measure for manufacturers" in what
+    )
     risks_old, risks_new = re.findall(TABLES, page, re.S)[:2]
     assert "Risks in version 1" in risks_old and "Risks in version 3" in risks_new
     assert "<del>5</del>" in risks_old and "<del>15</del>" in risks_old  # likelihood and score, struck out
@@ -201,7 +204,9 @@ def test_a_restricted_note_has_no_history_for_who_may_not_read_it(root, readers)
     edit(root, "amber-locks", "likelihood: 5", "likelihood: 4")
     sync(root, "02")
     page = main(readers["partner_a"].get("/entries/amber-locks/history"))
-    assert "TLP:AMBER" in page and "lowered from 25 to 20" in page
+    assert (
+        "TLP:AMBER" in page and "Likelihood of &#34;Quokka bypass of amberlock bolts&#34; lowered from 5 to 4" in page
+    )
     ids = version_ids(page)
     assert len(ids) == 2
     compare = f"/entries/amber-locks/history/compare?from={ids[1]}&to={ids[0]}"
@@ -226,7 +231,11 @@ def test_latest_changes_show_only_what_each_reader_may_read(root, readers):
     sync(root, "03")
     pages = {who: main(readers[who].get("/changes")) for who in readers}
     a, b, public = pages["partner_a"], pages["partner_b"], pages["public"]
-    assert "Amberlock smart locks" in a and "lowered from 25 to 20" in a and "TLP:AMBER" in a
+    assert (
+        "Amberlock smart locks" in a
+        and "Likelihood of &#34;Quokka bypass of amberlock bolts&#34; lowered from 5 to 4" in a
+        and "TLP:AMBER" in a
+    )
     assert a.index("Secret key cloning attacks") < a.index("Amberlock smart locks")  # newest first
     for page in (b, public):
         assert "Amberlock" not in page and "quokka" not in page.lower() and "TLP:AMBER" not in page
@@ -258,10 +267,12 @@ def test_a_version_the_reader_could_not_read_is_skipped_and_compared_past(root, 
         assert len(ids) == 2 and amber_id not in page, who
         assert "Wombat" not in page and "2 March 2026" not in page and "TLP:AMBER" not in page, who
         newest = page.split('id="version-')[1]
-        assert "Risk &#34;Defeating security tags&#34; raised from 6 to 9" in newest, who  # 1 March -> 3 March
+        assert "Likelihood of &#34;Defeating security tags&#34; raised from 2 to 3" in newest, who  # 1 March -> 3 March
         assert "New measure" not in newest, who  # the measure is the one it had on 1 March
         changes = main(client.get("/changes"))
-        assert "Wombat" not in changes and "raised from 6 to 9" in changes, who
+        assert (
+            "Wombat" not in changes and "Likelihood of &#34;Defeating security tags&#34; raised from 2 to 3" in changes
+        ), who
         compare = client.get(f"/entries/turncoat-tags/history/compare?from={amber_id}&to={ids[0]}")
         assert compare.status_code == 404 and b"Wombat" not in compare.data, who
         assert (
@@ -287,4 +298,4 @@ def test_history_and_changes_are_revalidated_with_a_cheap_304(root, readers):
     edit(root, "prison-drones", CONTRABAND, CONTRABAND.replace("likelihood: 5", "likelihood: 4"))
     sync(root, "02")
     again = client.get("/entries/prison-drones/history", headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 200 and "lowered from 15 to 12" in again.get_data(as_text=True)
+    assert again.status_code == 200 and "lowered from 5 to 4" in again.get_data(as_text=True)
