@@ -292,8 +292,8 @@ CONFIG_CASES: list[tuple[str, str | bytes | None, dict[str, str | None], str]] =
     ("base-url-no-scheme", '[site]\nbase_url = "kb.example.org"\n', {},
      "site.base_url: must be an http:// or https:// address such as https://kb.example.org, got 'kb.example.org'"),
     ("title-empty", '[site]\ntitle = ""\n', {}, "site.title: must not be empty"),
-    ("title-10-mb", '[site]\ntitle = "' + "x" * 10_000_000 + '"\n', {},
-     "site.title: is 10000000 characters long; at most 500"),
+    ("title-1-mb", '[site]\ntitle = "' + "x" * 1_000_000 + '"\n', {},
+     "site.title: is 1000000 characters long; at most 500"),
 ]  # fmt: skip
 
 
