@@ -362,6 +362,13 @@ class Accounts:
             {"at": now(), "actor": actor, "action": action, "target": target, "detail": json.dumps(detail or {})}
         )
 
+    def recent_actions(self, action: str, target: str, since: str) -> int:
+        """How many times `action` was logged for `target` since the ISO time `since`."""
+        row = self.db.execute(
+            "SELECT count(*) FROM audit WHERE action = ? AND target = ? AND at >= ?", [action, target, since]
+        ).fetchone()
+        return int(row[0])
+
     def audit(self, limit: int = 200) -> list[dict[str, Any]]:
         return list(self.db["audit"].rows_where(order_by="id desc", limit=limit))
 

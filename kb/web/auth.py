@@ -14,6 +14,7 @@ carries Strict-Transport-Security.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import os
@@ -32,7 +33,7 @@ from flask_wtf.csrf import CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from kb import mail
+from kb import clock, mail
 from kb.accounts import MIN_PASSWORD, Accounts, RateLimited, User
 from kb.digest import FREQUENCIES, Subscriptions
 from kb.errors import KbError
@@ -41,6 +42,7 @@ from kb.web.state import catalog, state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
+RESETS_PER_HOUR = 3  # reset emails to one account: more would let anyone flood an inbox
 login_manager = LoginManager()
 csrf = CSRFProtect()
 HSTS = "max-age=31536000; includeSubDomains"  # sent on every response when site.base_url is https
@@ -271,7 +273,9 @@ def reset_password():  # type: ignore[no-untyped-def]
     people = accounts()
     user = people.by_email(email)
     people.waste_time(email)
-    if user is not None and not user.disabled:
+    hour_ago = (clock.utcnow() - dt.timedelta(hours=1)).isoformat(timespec="seconds")
+    flooded = user is not None and people.recent_actions("user.reset-link", user.email, hour_ago) >= RESETS_PER_HOUR
+    if user is not None and not user.disabled and not flooded:  # the same answer either way
         message = reset_message(user)
         people.log("reset-password page", "user.reset-link", user.email, {"address": request.remote_addr or ""})
         threading.Thread(target=_send_quietly, args=(state().cfg.mail, message), daemon=True).start()

@@ -8,6 +8,7 @@ triage decisions `kb.suggest`. Every change is written to the audit log.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from kb import triage
 from kb.accounts import Accounts
 from kb.errors import KbError
 from kb.feeds import listfile as feedlist
+from kb.feeds.fetch import Fetcher
 from kb.feeds.listfile import Feed
 from kb.files import editor
 from kb.model.access import Reader
@@ -31,6 +33,7 @@ from kb.web.state import catalog, cfg, state
 bp = Blueprint("staff", __name__)
 bp.register_blueprint(editor_pages.bp)  # the editor's pages are staff pages: staff.editor.*
 STAFF = Reader(role="staff")
+POLL_NOW_SECONDS = 10.0
 FEED_ITEMS_SHOWN = 30
 
 
@@ -250,8 +253,11 @@ def poll_feed():  # type: ignore[no-untyped-def]
     """*Poll now*: poll one feed at once, even if it is not due or is backing off after errors.
     New items go through the suggester as in a scheduled poll."""
     url = (request.form.get("url") or "").strip()
+    # The fetch gets at most POLL_NOW_SECONDS (and the parse its own limit), so that the request
+    # ends well inside gunicorn's 30 s worker timeout; a slower feed is left to the scheduler.
+    settings = replace(cfg().feeds, total_timeout=min(cfg().feeds.total_timeout, POLL_NOW_SECONDS))
     try:
-        with open_poller(state().workspace) as poller:
+        with Fetcher(settings) as fetcher, open_poller(state().workspace, fetcher) as poller:
             result = poller.poll_one(url, force=True)
     except KbError as exc:
         flash(f"The feed was not polled: {exc}", "error")

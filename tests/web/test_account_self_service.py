@@ -169,3 +169,14 @@ def test_finding_15_with_mail_off_resets_are_done_by_an_admin(client, auth):  # 
     page = client.get("/reset-password").get_data(as_text=True)
     assert "passwords are reset by an admin" in page
     assert "<form" not in page.split('class="govuk-heading-l"')[1]
+
+
+def test_finding_15_reset_links_to_one_account_are_limited_so_no_inbox_is_flooded(mail_app, inbox):
+    box, _ = inbox
+    auth = AuthActions(mail_app)
+    browser = mail_app.test_client()
+    pages = [auth.post(browser, "/reset-password", {"email": "ann@org-a.example"}) for _ in range(5)]
+    assert {p.status_code for p in pages} == {200}  # the same answer every time
+    sent = [r for r in auth.accounts.audit() if r["action"] == "user.reset-link" and r["target"] == "ann@org-a.example"]
+    assert len(sent) == 3
+    box.wait_for("ann@org-a.example")
