@@ -104,9 +104,7 @@ sources:
 """)
 
 
-@pytest.fixture
-def big(tmp_path: Path):
-    root = tmp_path / "kb"
+def build_big(root: Path) -> Workspace:
     (root / "entries").mkdir(parents=True)
     (root / "feeds").mkdir()
     rng = random.Random(7)
@@ -120,6 +118,21 @@ def big(tmp_path: Path):
     )
     (root / "entries" / "entry-006.md").unlink()
     update_index(ws)
+    return ws
+
+
+@pytest.fixture
+def big(tmp_path: Path):
+    """120 entries, with deleted documents in the index; a test may change it."""
+    ws = build_big(tmp_path / "kb")
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory):
+    """The same knowledge base, built once for the tests that only read it."""
+    ws = build_big(tmp_path_factory.mktemp("ranking") / "kb")
     yield ws
     ws.close()
 
@@ -150,8 +163,8 @@ WHOOSH_RUNS = ["drone*", "crypto*", "print*", "dr?ne", "score:[20 TO 25]"]  # no
 
 
 @pytest.mark.parametrize("text", SAME_SCORES)
-def test_ranker_finds_and_scores_as_whoosh(big, text):
-    idx = big.index
+def test_ranker_finds_and_scores_as_whoosh(shared, text):
+    idx = shared.index
     query = idx.parse(text)
     with idx._reading() as searcher:
         ours = Ranker(searcher).scores(query)
@@ -164,8 +177,8 @@ def test_ranker_finds_and_scores_as_whoosh(big, text):
 
 
 @pytest.mark.parametrize("text", WHOOSH_RUNS)
-def test_prefixes_and_other_shapes_are_left_to_whoosh(big, text):
-    idx = big.index
+def test_prefixes_and_other_shapes_are_left_to_whoosh(shared, text):
+    idx = shared.index
     query = idx.parse(text)
     with idx._reading() as searcher:
         assert Ranker(searcher).scores(query) is None
