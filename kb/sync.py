@@ -154,7 +154,7 @@ def rebuild_items(cfg: Config, store: Store, idx: Index) -> Index:
             raise
     with writing(store.db):
         items.mark_indexed(store, item_ids)
-    return Index(idx.path, cfg.index_dir)
+    return Index(idx.path, idx.synonyms)
 
 
 def clean_up(cfg: Config) -> list[str]:
@@ -300,7 +300,7 @@ def _rebuild(
     kept = {r.path.name for r in parsed}
     report.removed.extend(state["slug"] for name, state in before.items() if name not in kept)
     _check_links(cfg, store, parsed, report)
-    return Index(idx.path)
+    return Index(idx.path, idx.synonyms)
 
 
 def _check_links(cfg: Config, store: Store, parsed: list[_Read], report: SyncReport) -> None:

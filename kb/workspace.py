@@ -9,6 +9,7 @@ from pathlib import Path
 from kb import config as _config
 from kb.config import Config
 from kb.index.search import Index
+from kb.model.synonyms import FILE_NAME as SYNONYMS_FILE
 from kb.store import Store
 
 
@@ -34,7 +35,8 @@ class Workspace:
         """
         cfg = cfg or _config.load(root)
         store = Store.open(cfg.state_path, cfg.cache_path, legacy=cfg.db_path, repair_cache=rebuild)
-        return cls(cfg, store, Index(cfg.index_dir), Index(items_index_dir(cfg), cfg.index_dir))
+        synonyms = cfg.entries_dir / SYNONYMS_FILE
+        return cls(cfg, store, Index(cfg.index_dir, synonyms), Index(items_index_dir(cfg), synonyms))
 
     def close(self) -> None:
         self.index.close()

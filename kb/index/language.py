@@ -22,7 +22,6 @@ from pathlib import Path
 from whoosh.analysis import STOP_WORDS, RegexTokenizer
 from whoosh.lang.porter import stem
 
-from kb import config
 from kb.model import synonyms as synonyms_file
 
 log = logging.getLogger(__name__)
@@ -190,22 +189,6 @@ class SynonymsFile:
                 log.warning("synonyms: %s (run kb validate)", p)
             self._synonyms = Synonyms(tuple(g.terms for g in groups), version)
         return self._synonyms
-
-
-def synonyms_path(index_dir: Path) -> Path | None:
-    """The synonyms file of the knowledge base whose index is at `index_dir`: the folder above it
-    with a `config.toml` that puts its index there (or, with no config, `var/index`)."""
-    index_dir = index_dir.resolve()
-    for folder in index_dir.parents:
-        if (folder / config.CONFIG_NAME).is_file():
-            try:
-                cfg = config.load(folder)
-            except Exception:  # a broken config.toml: whatever opened this index has said so
-                return None
-            return cfg.entries_dir / synonyms_file.FILE_NAME if cfg.index_dir == index_dir else None
-        if folder / "var" / "index" == index_dir:
-            return folder / "entries" / synonyms_file.FILE_NAME
-    return None
 
 
 # -- spelling correction ----------------------------------------------------------------------

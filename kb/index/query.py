@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,7 @@ def _term_node(term: str, start: int, end: int) -> Any:
 
 class Reader:
     """Reads query text into `Parsed`, for one schema and its default fields, with the synonyms
-    of the file `synonyms_at()` names (looked for at the first query; read again when it changes)."""
+    of the file `synonyms` (read again when it changes; None: no synonyms)."""
 
     def __init__(
         self,
@@ -168,7 +168,7 @@ class Reader:
         searchable: Sequence[str],
         aliases: dict[str, list[str]],
         boosts: dict[str, float],
-        synonyms_at: Callable[[], Path | None] = lambda: None,
+        synonyms: Path | None = None,
     ):
         self.schema = schema
         self.fields = list(fields)
@@ -177,15 +177,12 @@ class Reader:
         self.known = set(searchable) | {a for names in aliases.values() for a in names}
         self.searchable = sorted(searchable)
         self.stemmed = frozenset(n for n in fields if schema[n].supports("positions"))
-        self._synonyms_at = synonyms_at
-        self._synonyms: SynonymsFile | None = None
+        self._synonyms = SynonymsFile(synonyms)
         self._parsed: dict[tuple[str, Any], Parsed] = {}  # (text, synonyms' version) -> parsed, for default fields
         self._lock = threading.Lock()
 
     def synonyms(self) -> Synonyms:
         with self._lock:
-            if self._synonyms is None:
-                self._synonyms = SynonymsFile(self._synonyms_at())
             return self._synonyms.current()
 
     def read(self, text: str, fields: Sequence[str] | None = None) -> Parsed:

@@ -36,7 +36,6 @@ from whoosh.writing import IndexWriter
 
 from kb.errors import Busy, KbError, QueryError
 from kb.index import matching, similar
-from kb.index.language import synonyms_path
 from kb.index.query import Parsed, Reader
 from kb.index.ranking import Ranker, Unsupported
 from kb.index.similar import Similarity
@@ -143,13 +142,11 @@ def entry_document(entry: Entry) -> dict[str, Any]:
 class Index:
     """The Whoosh index in one folder, opened (or made, when there is none) at its first use."""
 
-    def __init__(self, path: Path, synonyms_of: Path | None = None):  # synonyms_of: the entry index's folder
+    def __init__(self, path: Path, synonyms: Path | None = None):  # synonyms: the knowledge base's synonyms file
         self.path = path
+        self.synonyms = synonyms
         self._ix: FileIndex | None = None
-        where = synonyms_of or path
-        self._reader = Reader(
-            SCHEMA, TEXT_FIELDS, SEARCHABLE, ALIASES, {"title": 3.0, "keywords": 2.0}, lambda: synonyms_path(where)
-        )
+        self._reader = Reader(SCHEMA, TEXT_FIELDS, SEARCHABLE, ALIASES, {"title": 3.0, "keywords": 2.0}, synonyms)
         self._lock = threading.RLock()
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
@@ -178,9 +175,9 @@ class Index:
         return self._ix is None
 
     @classmethod
-    def recreate(cls, path: Path, synonyms_of: Path | None = None) -> Index:
+    def recreate(cls, path: Path, synonyms: Path | None = None) -> Index:
         shutil.rmtree(path, ignore_errors=True)
-        return cls(path, synonyms_of)
+        return cls(path, synonyms)
 
     def close(self) -> None:
         """Close the open searcher (the index stays usable; the next search opens a new one)."""

@@ -104,13 +104,12 @@ def latest_changes(cat: Catalog, reader: Reader, limit: int = CHANGES_LIMIT) -> 
 # -- two versions side by side ------------------------------------------------------------------
 
 
-@dataclass(eq=False)
-class RiskPair:
-    """One risk in both versions (either side None when the risk is only in the other)."""
+class _Pair:
+    """Something in two versions, either side None when it is only in the other."""
 
-    old: Risk | None
-    new: Risk | None
-    changed: frozenset[str] = frozenset()  # RISK_FIELDS whose values differ
+    old: Any
+    new: Any
+    changed: frozenset[str]
 
     @property
     def state(self) -> str:
@@ -120,6 +119,15 @@ class RiskPair:
         if self.new is None:
             return "removed"
         return "changed" if self.changed else "same"
+
+
+@dataclass(eq=False)
+class RiskPair(_Pair):
+    """One risk in both versions (either side None when the risk is only in the other)."""
+
+    old: Risk | None
+    new: Risk | None
+    changed: frozenset[str] = frozenset()  # RISK_FIELDS whose values differ
 
     @property
     def title(self) -> str:
@@ -131,21 +139,13 @@ class RiskPair:
 
 
 @dataclass(eq=False)
-class MeasurePair:
+class MeasurePair(_Pair):
     """One measure in both versions: the same words against the same risk."""
 
     risk: str  # the risk's title
     old: Measure | None
     new: Measure | None
     changed: frozenset[str] = frozenset()  # MEASURE_FIELDS whose values differ
-
-    @property
-    def state(self) -> str:
-        if self.old is None:
-            return "added"
-        if self.new is None:
-            return "removed"
-        return "changed" if self.changed else "same"
 
 
 @dataclass(eq=False)

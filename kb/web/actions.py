@@ -7,10 +7,9 @@ import logging
 from typing import Any
 
 from kb.accounts import Accounts
-from kb.files.lock import write_lock
 from kb.sync import update_index
 from kb.web.auth import signed_in_user
-from kb.web.state import catalog, state
+from kb.web.state import state
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +21,6 @@ def actor() -> str:
 
 def audit(action: str, target: str, **detail: Any) -> None:
     Accounts(state().workspace.store, state().cfg.accounts).log(actor(), action, target, detail)
-
-
-def reindex() -> None:
-    """Bring the database and search index up to date at once, then let the catalogue notice."""
-    with write_lock(state().cfg.entries_dir):
-        update_index(state().workspace)
-    catalog().refresh()
 
 
 def index_after_write() -> str | None:

@@ -15,7 +15,7 @@ from kb.files import editor
 from kb.model import taxonomy as tx
 from kb.model.entry import SLUG_RE
 from kb.sync import entry_files
-from kb.web.actions import audit, index_after_write, reindex
+from kb.web.actions import audit, index_after_write
 from kb.web.auth import staff_required
 from kb.web.state import catalog, cfg, state
 
@@ -43,10 +43,6 @@ def _known() -> set[str]:
 
 def _audit(action: str, slug: str, summary: str) -> None:
     audit(action, slug, summary=summary)
-
-
-def _reindex() -> None:
-    reindex()
 
 
 def _errors(problems: list[editor.FieldProblem]) -> dict[str, list[str]]:

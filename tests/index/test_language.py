@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from kb.cli.main import main
 from kb.errors import QueryError
-from kb.index.language import Synonyms, SynonymsFile, distance, spellings, surface, synonyms_path
+from kb.index.language import Synonyms, SynonymsFile, distance, spellings, surface
 from kb.index.ranking import Ranker
 from kb.index.snippets import plain, snippet
 from kb.model import synonyms as synonyms_file
@@ -215,9 +215,9 @@ def test_expanded_queries_score_as_whoosh_does(ws):
             assert ours[docnum] == pytest.approx(score, rel=1e-9)
 
 
-def test_the_synonyms_file_is_found_from_the_index_folder(ws, tmp_path):
-    assert synonyms_path(ws.cfg.index_dir) == ws.cfg.entries_dir / "synonyms.yaml"
-    assert synonyms_path(tmp_path / "elsewhere" / "index") is None
+def test_the_synonyms_file_is_the_knowledge_bases_own(ws, tmp_path):
+    assert ws.index.synonyms == ws.cfg.entries_dir / "synonyms.yaml"  # given by the workspace, whatever var_dir is
+    assert ws.items.synonyms == ws.index.synonyms
     assert SynonymsFile(None).current() == Synonyms()
 
 

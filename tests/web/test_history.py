@@ -11,18 +11,13 @@ Readers: the anonymous public, `partner_a` (org-a: may read the TLP:AMBER `amber
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from auth_helpers import AuthActions
+from dated_site import app, auth, root, sync  # noqa: F401
 from flask import Flask
-from site_fixtures import edit, make_site
-
-from kb import clock
-from kb.sync import update_index
-from kb.web import create_app
-from kb.workspace import Workspace
+from site_fixtures import edit
 
 CONTRABAND = "likelihood: 5\n    impact: 3\n    confidence: high"
 NEW_MEASURE = (
@@ -63,35 +58,6 @@ sources:
 ---
 Body.
 """
-
-
-def sync(root: Path, day: str) -> None:
-    """Index the knowledge base as it is now, on `day` (March 2026) at ten."""
-    with clock.frozen(f"2026-03-{day}T10:00:00"):
-        ws = Workspace.open(root)
-        try:
-            update_index(ws, parallel=False)
-        finally:
-            ws.close()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    site = make_site(tmp_path / "site")
-    sync(site, "01")
-    return site
-
-
-@pytest.fixture
-def app(root: Path) -> Iterator[Flask]:
-    application = create_app(root, {"TESTING": True})
-    yield application
-    application.extensions["kb"].close()
-
-
-@pytest.fixture
-def auth(app: Flask) -> AuthActions:
-    return AuthActions(app)
 
 
 @pytest.fixture

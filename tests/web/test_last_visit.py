@@ -8,51 +8,19 @@ recorded at most once an hour, and the reader's last visit is the one before the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from auth_helpers import AuthActions
+from dated_site import app, auth, root, sync  # noqa: F401
 from flask import Flask
 from flask.testing import FlaskClient
-from site_fixtures import edit, make_site
+from site_fixtures import edit
 
 from kb import clock
 from kb.store import Store
-from kb.sync import update_index
-from kb.web import create_app
-from kb.workspace import Workspace
 
 MARK = "since your last visit"
 CONTRABAND = "Likelihood of &#34;Delivery of contraband into prisons&#34; lowered from 5 to 4"
-
-
-def sync(root: Path, day: str) -> None:
-    with clock.frozen(f"2026-03-{day}T10:00:00"):
-        ws = Workspace.open(root)
-        try:
-            update_index(ws, parallel=False)
-        finally:
-            ws.close()
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    site = make_site(tmp_path / "site")
-    sync(site, "01")
-    return site
-
-
-@pytest.fixture
-def app(root: Path) -> Iterator[Flask]:
-    application = create_app(root, {"TESTING": True})
-    yield application
-    application.extensions["kb"].close()
-
-
-@pytest.fixture
-def auth(app: Flask) -> AuthActions:
-    return AuthActions(app)
 
 
 @pytest.fixture
