@@ -393,7 +393,8 @@ def _record(
     """The rows of every changed file, in one transaction (in autocommit mode each statement
     would commit on its own, which made a full index ~10x slower); with `clear`, every derived
     row is replaced (a rebuild), in the same transaction."""
-    dates = committed_dates(cfg.entries_dir) if any(r.entry for r in parsed) else {}
+    new = [r.path.name for r in parsed if r.entry]
+    dates = committed_dates(cfg.entries_dir, new) if new else {}
     with store.db.conn:
         if not store.db.conn.in_transaction:
             store.db.execute("BEGIN IMMEDIATE")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 GIT_SECONDS = 10.0
+FEW = 50  # file names passed to git one by one; more, and the folder is asked about as a whole
 
 
 def _git(folder: Path, *args: str) -> str:
@@ -26,13 +27,15 @@ def _git(folder: Path, *args: str) -> str:
     return done.stdout
 
 
-def committed_dates(folder: Path) -> dict[str, str]:
+def committed_dates(folder: Path, names: list[str] | None = None) -> dict[str, str]:
     """File name -> the date (UTC, ISO 8601 to the second) of the last commit that touched it, for
-    each file in `folder` that git tracks and that has not changed since that commit."""
+    each file in `folder` (or only `names`) that git tracks and that has not changed since then.
+    A few names (a save) ask git about those files alone, not the folder's whole history."""
+    paths = names if names is not None and len(names) <= FEW else ["."]
     try:
         prefix = _git(folder, "rev-parse", "--show-prefix").strip()
-        history = _git(folder, "log", "--format=%x00%cI", "--name-only", "--relative", "--", ".")
-        status = _git(folder, "status", "--porcelain", "-z", "--untracked-files=all", "--", ".")
+        history = _git(folder, "log", "--format=%x00%cI", "--name-only", "--relative", "--", *paths)
+        status = _git(folder, "status", "--porcelain", "-z", "--untracked-files=all", "--", *paths)
     except (OSError, subprocess.SubprocessError) as exc:
         log.debug("no git dates for %s: %s", folder, exc)
         return {}
