@@ -35,6 +35,7 @@ from kb.sync import update_index
 from kb.workspace import Workspace
 
 SEED = 20240611
+ORGS_USED = ["police-scotland", "nca", "bank-forum", "telco-isac"]  # registered in config.toml
 TARGETS = {"full": 60.0, "incremental": 1.0, "p95_ms": 20.0}  # issue 2, at 10,000 entries
 
 # -- vocabulary ------------------------------------------------------------------------------
@@ -748,7 +749,7 @@ def entry_text(s: Synth, i: int, slug: str, slugs: list[str], topic_name: str) -
         f"tlp: {tlp}",
     ]
     if tlp == "amber":
-        lines.append(f"share_with: {flow(rng.sample(['police-scotland', 'nca', 'bank-forum', 'telco-isac'], 2))}")
+        lines.append(f"share_with: {flow(rng.sample(ORGS_USED, 2))}")
     lines += [
         f"category: {topic['category']}",
         f"horizon: {rng.choice(list(tx.HORIZON))}",
@@ -841,6 +842,9 @@ def generate(root: Path, n: int) -> tuple[int, list[str]]:
         (entries / f"{slug}.md").write_bytes(data)
         total += len(data)
     (root / "feeds").mkdir()
+    (root / "config.toml").write_text(
+        "".join(f'[[organisations]]\nslug = "{o}"\nname = "{o.upper()}"\n\n' for o in ORGS_USED), encoding="utf-8"
+    )
     return total, slugs
 
 

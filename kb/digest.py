@@ -58,7 +58,7 @@ class Subscription:
     def wants(self, note: Note) -> bool:
         if self.everything:
             return True
-        return bool(set(self.sectors) & set(note.entry.sectors) or set(self.tags) & set(note.entry.tags))
+        return bool(set(self.sectors) & set(note.head.sectors) or set(self.tags) & set(note.head.tags))
 
 
 class Subscriptions:
@@ -222,8 +222,8 @@ class Builder:
         items = [
             Item(
                 slug=n.slug,
-                title=n.entry.title,
-                summary=n.entry.summary,
+                title=n.title,
+                summary=n.head.summary,
                 url=f"{self.base}/entries/{n.slug}",
                 tlp_label=tx.TLP.get(n.tlp, n.tlp.upper()),
                 new=n.first_seen > since,

@@ -62,6 +62,7 @@ def test_broken_files_are_skipped_and_the_rest_index(kb_root):
     report = update_index(ws)
     assert sorted(report.skipped) == ["entries/bad-yaml.md", "entries/out-of-range.md"]
     assert ws.index.doc_count() == 4
+    ws.close()
     assert any(str(p).startswith("entries/out-of-range.md:15: likelihood must be 1-5") for p in report.problems)
 
 

@@ -45,6 +45,12 @@ class Context:
             self._ws = Workspace.open(self.root)
         return self._ws
 
+    def close(self) -> None:
+        """Close the workspace, if a command opened it (its database and index files)."""
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+
 
 pass_ctx = click.make_pass_decorator(Context)
 

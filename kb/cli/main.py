@@ -34,6 +34,7 @@ def main(ctx: click.Context, root: str | None, verbose: bool) -> None:
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     ctx.obj = Context(root)
+    ctx.call_on_close(ctx.obj.close)
 
 
 entries.register(main)

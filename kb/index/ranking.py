@@ -19,7 +19,7 @@ Used only by `kb.index.search`; one `Ranker` per open searcher (it caches field 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -160,7 +160,7 @@ class Ranker:
             if (field, btext) not in reader:
                 continue
             lengths = self._field_lengths(leaf, reader, field) if fieldobj.scorable else None
-            for ids, weights, vals in _blocks(reader, field, btext, values=positions):
+            for ids, weights, vals in blocks(reader, field, btext, values=positions):
                 if lengths is not None:  # whoosh.scoring.bm25, with the constants taken out
                     for docnum, tf in zip(ids, weights, strict=False):
                         scores[docnum + offset] = idf * tf * k1p1 / (tf + norm + per_len * lengths[docnum])
@@ -230,7 +230,7 @@ class Ranker:
                 lengths = [reader.doc_field_length(d, field, 1) or 1 for d in range(count)]
             else:
                 table = _LENGTH_OF_BYTE
-                lengths = [table[b] or 1 for b in column.load()][:count]  # as Whoosh's dfl(), default 1
+                lengths = [table[b] or 1 for b in _column_bytes(column)][:count]  # as Whoosh's dfl(), default 1
                 lengths += [1] * (count - len(lengths))
             self._lengths[key] = lengths
         return lengths
@@ -252,7 +252,7 @@ class Ranker:
 # -- postings ---------------------------------------------------------------------------------
 
 
-def _blocks(reader: Any, field: str, btext: bytes, values: bool = False) -> Iterator[tuple[Any, Any, Any]]:
+def blocks(reader: Any, field: str, btext: bytes, values: bool = False) -> Iterator[tuple[Any, Any, Any]]:
     """(ids, weights, values or None) for each block of a term's postings, deleted documents left out.
 
     Reads Whoosh's W3 blocks directly (whoosh-reloaded is pinned); any other matcher is walked
@@ -329,3 +329,14 @@ def _boost(scores: Scores, boost: float) -> Scores:
         for docnum in scores:
             scores[docnum] *= boost
     return scores
+
+
+def _column_bytes(column: Any) -> Iterable[int]:
+    """A one-byte numeric column's values in one read (Whoosh's `load()` reads each document's
+    byte with its own seek and read when the index is not memory-mapped)."""
+    try:
+        if column._typecode == "B":
+            return column._dbfile.get(column._basepos, column._count * column._fixedlen)
+    except AttributeError:
+        pass
+    return column.load()

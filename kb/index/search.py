@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whoosh import index
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.query import And, NullQuery, Or, Query, Term
@@ -37,7 +37,7 @@ from whoosh.writing import IndexWriter
 from kb.errors import Busy, KbError, QueryError
 from kb.index import matching, similar
 from kb.index.query import Parsed, Reader
-from kb.index.ranking import Ranker, Unsupported
+from kb.index.ranking import Ranker, Unsupported, blocks
 from kb.index.similar import Similarity
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
@@ -152,6 +152,9 @@ class Index:
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
         self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
         self._facet_values: dict[str, dict[int, list[str]]] = {}  # facet -> docnum -> values, for self._searcher
+        self._segment_facets: dict[
+            tuple[Any, str], dict[int, list[str]]
+        ] = {}  # the same per segment, kept across searchers
 
     @property
     def ix(self) -> FileIndex:
@@ -161,8 +164,11 @@ class Index:
                 try:
                     self.path.mkdir(parents=True, exist_ok=True)
                     self._inode = os.stat(self.path).st_ino
-                    found = index.exists_in(str(self.path))
-                    self._ix = index.open_dir(str(self.path)) if found else index.create_in(str(self.path), SCHEMA)
+                    # Read with plain file reads, not mmap: Whoosh copies each mmapped segment part
+                    # into a BytesIO, which cost a worker ~120 MB of its own memory at 10,000 notes.
+                    storage = FileStorage(str(self.path), supports_mmap=False)
+                    found = storage.index_exists()
+                    self._ix = storage.open_index() if found else storage.create_index(SCHEMA)
                 except Exception as exc:  # Whoosh raises assorted types for a damaged folder
                     failed = str(exc)
             if self._ix is None:
@@ -363,18 +369,34 @@ class Index:
     def _count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
         """How many of `docnums` have each value of facet `name`, most first."""
         values = self._facet_values.get(name)
-        if values is None:  # docnum -> the field's values, read once per searcher from the postings
+        if values is None:  # docnum -> the field's values, for this searcher, from each segment's
             values = self._facet_values[name] = {}
-            reader = searcher.reader()
-            for term in reader.lexicon(name):
-                value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
-                for docnum in reader.postings(name, term).all_ids():
-                    values.setdefault(docnum, []).append(value)
+            for leaf, offset in searcher.reader().leaf_readers():
+                for docnum, found in self._segment_values(leaf, name).items():
+                    values[docnum + offset] = found
         counts: dict[str, int] = {}
         for docnum in docnums:
             for value in values.get(docnum, ()):
                 counts[value] = counts.get(value, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _segment_values(self, leaf: Any, name: str) -> dict[int, list[str]]:
+        """One segment's docnum -> values of facet `name`, read from its postings once per segment:
+        an edit adds a small segment, so the next search reads only that one."""
+        segment = leaf.segment()
+        key = (segment.segment_id() if segment is not None else id(leaf), name)
+        values = self._segment_facets.get(key)
+        if values is None:
+            values = {}
+            for term in leaf.lexicon(name):
+                value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+                for ids, _, _ in blocks(leaf, name, term):
+                    for docnum in ids:
+                        values.setdefault(docnum, []).append(value)
+            if len(self._segment_facets) >= 256:  # segments merged away leave theirs behind
+                self._segment_facets.clear()
+            self._segment_facets[key] = values
+        return values
 
     def facet_counts(
         self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +28,7 @@ from kb.model import taxonomy as tx
 from kb.model.access import Reader, audience, can_read
 from kb.model.changes import describe
 from kb.model.entry import Entry, Risk
+from kb.model.head import Head, RiskHead, head_from_dict, head_to_dict
 from kb.model.serial import entry_from_dict
 from kb.site import charts
 from kb.store import Store
@@ -35,7 +36,8 @@ from kb.store import Store
 log = logging.getLogger(__name__)
 
 FACET_KINDS = ("sector", "tag", "driver", "horizon")  # the browse pages and search facets
-LOAD_CHUNK = 500  # notes read per query when the catalogue loads
+RADAR_LIMIT = 40  # notes on the home page's radar: the highest scores
+DETAIL_LIMIT = 300  # whole notes kept in memory (entry, rendered body, chart), least recently used dropped
 MEMO_LIMIT = 1000  # cached answers and rendered pages; all dropped when full
 EMPTY_SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # `updated` of an empty list
 
@@ -54,57 +56,88 @@ class _Shown:
     share_with: tuple[str, ...]
 
 
-@dataclass(eq=False)
-class Note:
-    """One version of an entry, with the dates the store recorded for it."""
+class Detail:
+    """The whole of one note version: its entry, rendered once, kept while it is often asked for."""
 
-    entry: Entry
-    version: str
-    first_seen: dt.datetime
-    updated: dt.datetime
-
-    @property
-    def slug(self) -> str:
-        return self.entry.slug
-
-    @property
-    def status(self) -> str:
-        return self.entry.status
-
-    @property
-    def tlp(self) -> str:
-        return self.entry.tlp
-
-    @property
-    def share_with(self) -> tuple[str, ...]:
-        return self.entry.share_with
+    def __init__(self, entry: Entry):
+        self.entry = entry
 
     @cached_property
     def body_html(self) -> str:
-        """The body as sanitised HTML: rendered once for this version."""
         return self.entry.body_html
+
+    @cached_property
+    def ranked_risks(self) -> list[Risk]:
+        return sorted(self.entry.risks, key=lambda r: -r.score)
 
     @cached_property
     def matrix_svg(self) -> str:
         return charts.risk_matrix(self.ranked_risks, id_prefix="matrix")
 
     @cached_property
-    def ranked_risks(self) -> list[Risk]:
-        """Risks by score, highest first (ties in file order)."""
-        return sorted(self.entry.risks, key=lambda r: -r.score)
-
-    @cached_property
     def measures_by_actor(self) -> list[tuple[str, list[tuple[Risk, Any]]]]:
-        """Design-out measures grouped by who must act, in the vocabulary's order."""
         groups: dict[str, list[tuple[Risk, Any]]] = {}
         for risk, measure in self.entry.measures:
             groups.setdefault(measure.actor, []).append((risk, measure))
         return [(actor, groups[actor]) for actor in tx.ACTORS if actor in groups]
 
+
+@dataclass(eq=False)
+class Note:
+    """One version of an entry, with the dates the store recorded for it.
+
+    Only the head (`kb.model.head`) is always in memory; the whole entry and its rendered body
+    are loaded when first asked for and kept among the catalogue's `DETAIL_LIMIT` most recent.
+    """
+
+    slug: str
+    version: str
+    first_seen: dt.datetime
+    updated: dt.datetime
+    title: str
+    status: str
+    tlp: str
+    share_with: tuple[str, ...]
+    catalog: Catalog = field(repr=False)
+    stored_head: str = field(default="", repr=False)  # the head's JSON, read when first needed
+
+    @cached_property
+    def head(self) -> Head:
+        return head_from_dict(
+            self.slug, json.loads(self.stored_head) if self.stored_head else self.catalog.head_data(self)
+        )
+
+    @property
+    def detail(self) -> Detail:
+        return self.catalog.detail(self)
+
+    @property
+    def entry(self) -> Entry:
+        return self.detail.entry
+
+    @property
+    def body_html(self) -> str:
+        """The body as sanitised HTML: rendered once for this version."""
+        return self.detail.body_html
+
+    @property
+    def matrix_svg(self) -> str:
+        return self.detail.matrix_svg
+
+    @property
+    def ranked_risks(self) -> list[Risk]:
+        """Risks by score, highest first (ties in file order)."""
+        return self.detail.ranked_risks
+
+    @property
+    def measures_by_actor(self) -> list[tuple[str, list[tuple[Risk, Any]]]]:
+        """Design-out measures grouped by who must act, in the vocabulary's order."""
+        return self.detail.measures_by_actor
+
     def values(self, kind: str) -> tuple[str, ...]:
         """The note's values for one facet kind (tag, sector, driver, horizon)."""
-        e = self.entry
-        return {"tag": e.tags, "sector": e.sectors, "driver": e.all_drivers, "horizon": (e.horizon,)}[kind]
+        h = self.head
+        return {"tag": h.tags, "sector": h.sectors, "driver": h.all_drivers, "horizon": (h.horizon,)}[kind]
 
 
 @dataclass
@@ -143,42 +176,86 @@ class Catalog:
         self._seen: tuple[int, int] | None = None
         self.generation = 0
         self._memo: dict[Any, Any] = {}  # answers that hold until the next change
+        self._details: OrderedDict[tuple[str, str], Detail] = OrderedDict()  # least recently used first
 
     # -- keeping up with the store --------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload the notes whose version changed since the last call (cheap when none did)."""
+        """Reload the heads of notes whose version changed since the last call (cheap when none did)."""
         with self._lock:
             conn = self.store.db.conn
             marker = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
             if marker == self._seen:
                 return
-            rows = conn.execute("SELECT slug, version, first_seen, updated FROM entries").fetchall()
             fresh: dict[str, Note] = {}
-            changed = []
-            for slug, version, first_seen, updated in rows:
+            rows = conn.execute(
+                "SELECT slug, version, first_seen, updated, title, status, tlp, share_with, head FROM entries"
+            ).fetchall()
+            for slug, version, first_seen, updated, title, status, tlp, share_with, head in rows:
                 old = self._notes.get(slug)
                 if old is not None and old.version == version:
                     old.first_seen, old.updated = parse_stamp(first_seen), parse_stamp(updated)
                     fresh[slug] = old
                 else:
-                    changed.append(slug)
-            # The changed notes' data in a few queries, not one per note: a first load of 10,000
-            # notes otherwise spent most of its time on 10,000 round trips.
-            for start in range(0, len(changed), LOAD_CHUNK):
-                chunk = changed[start : start + LOAD_CHUNK]
-                found = conn.execute(
-                    "SELECT slug, version, first_seen, updated, data, path, content_hash FROM entries "
-                    f"WHERE slug IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for slug, version, first_seen, updated, data, path, digest in found:
-                    entry = entry_from_dict(json.loads(data), self.entries_dir / path, digest)
-                    fresh[slug] = Note(entry, version, parse_stamp(first_seen), parse_stamp(updated))
+                    fresh[slug] = Note(
+                        slug,
+                        version,
+                        parse_stamp(first_seen),
+                        parse_stamp(updated),
+                        title,
+                        status,
+                        tlp,
+                        tuple(json.loads(share_with)) if share_with else (),
+                        self,
+                        head or "",
+                    )
             self._notes = fresh
             self._seen = marker
             self.generation += 1
             self._memo.clear()
+
+    def head_data(self, note: Note) -> dict[str, Any]:
+        """A head for a row stored without one (copied from a database older than heads)."""
+        return head_to_dict(note.entry)
+
+    def detail(self, note: Note) -> Detail:
+        """The whole of `note`'s version: from memory when recently used, else from the store."""
+        key = (note.slug, note.version)
+        with self._lock:
+            found = self._details.get(key)
+            if found is not None:
+                self._details.move_to_end(key)
+                return found
+        found = Detail(self._load(note))
+        with self._lock:
+            self._details[key] = found
+            while len(self._details) > DETAIL_LIMIT:
+                self._details.popitem(last=False)
+        return found
+
+    def note_of(self, entry: Entry, version: str, first_seen: dt.datetime, updated: dt.datetime) -> Note:
+        """A note for a version read elsewhere (an older one, from the history), its detail kept."""
+        note = Note(
+            entry.slug, version, first_seen, updated, entry.title, entry.status, entry.tlp, entry.share_with, self
+        )
+        with self._lock:
+            self._details.setdefault((entry.slug, version), Detail(entry))
+        return note
+
+    def _load(self, note: Note) -> Entry:
+        conn = self.store.db.conn
+        row = conn.execute(
+            "SELECT version, data, path, content_hash FROM entries WHERE slug = ?", [note.slug]
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"{note.slug} is no longer in the store")
+        version, data, path, digest = row
+        if version != note.version:  # changed since this note was read: its own version, from the history
+            older = conn.execute(
+                "SELECT data FROM entry_versions WHERE slug = ? AND version = ?", [note.slug, note.version]
+            ).fetchone()
+            data = older[0] if older else data
+        return entry_from_dict(json.loads(data), self.entries_dir / path, digest if version == note.version else "")
 
     def memo(self, key: Any, make: Any) -> Any:
         """`make()`'s answer, kept until the store next changes. Computed outside the lock, so
@@ -203,7 +280,7 @@ class Catalog:
         return self.memo(
             ("notes", _reader_key(reader)),
             lambda: sorted(
-                (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.entry.title.lower(), n.slug)
+                (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.title.lower(), n.slug)
             ),
         )
 
@@ -237,9 +314,9 @@ class Catalog:
         ordered = sorted(self.notes(reader), key=lambda n: (n.updated, n.slug), reverse=True)
         return ordered[:limit] if limit else ordered
 
-    def top_risks(self, reader: Reader, limit: int = 8) -> list[tuple[Note, Risk]]:
-        pairs = [(n, r) for n in self.notes(reader) for r in n.entry.risks]
-        pairs.sort(key=lambda p: (-p[1].score, -p[1].likelihood, p[0].entry.title.lower(), p[1].title))
+    def top_risks(self, reader: Reader, limit: int = 8) -> list[tuple[Note, RiskHead]]:
+        pairs = [(n, r) for n in self.notes(reader) for r in n.head.risks]
+        pairs.sort(key=lambda p: (-p[1].score, -p[1].likelihood, p[0].title.lower(), p[1].title))
         return pairs[:limit]
 
     def facets(self, reader: Reader, kind: str) -> list[Facet]:
@@ -254,13 +331,16 @@ class Catalog:
     def with_value(self, reader: Reader, kind: str, value: str) -> list[Note]:
         """The reader's notes with one facet value, highest score first."""
         found = [n for n in self.notes(reader) if value in n.values(kind)]
-        return sorted(found, key=lambda n: (-n.entry.score, n.entry.title.lower()))
+        return sorted(found, key=lambda n: (-n.head.score, n.title.lower()))
 
     def radar(self, reader: Reader) -> tuple[str, list[charts.RadarPoint]]:
-        """The horizon radar of the reader's notes: SVG, and the points for its table."""
+        """The horizon radar of the reader's notes, at most `RADAR_LIMIT` of them (the highest
+        scores): SVG, and the points for its table. More dots would not be readable, and placing
+        their labels costs time that grows with the square of their number."""
 
         def make() -> tuple[str, list[charts.RadarPoint]]:
-            points = charts.radar_points([n.entry for n in self.notes(reader)])
+            shown = sorted(self.notes(reader), key=lambda n: (-n.head.score, n.title.lower(), n.slug))[:RADAR_LIMIT]
+            points = charts.radar_points([n.head for n in shown])
             return charts.radar(points, id_prefix="radar"), points
 
         self.refresh()

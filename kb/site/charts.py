@@ -14,6 +14,7 @@ from html import escape
 
 from kb.model import taxonomy as tx
 from kb.model.entry import Entry, Risk
+from kb.model.head import Head
 
 # Score bands (likelihood x impact, 1-25), as on the UK National Risk Register's matrix.
 BANDS = (("high", 15, "#d4351c", "#f6d7d2"), ("medium", 8, "#f47738", "#fde5d5"), ("low", 0, "#00703c", "#d3e9de"))
@@ -139,7 +140,7 @@ _MARGIN = 175  # room left and right for the category labels
 _VMARGIN = 45  # room above and below
 
 
-def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
+def radar_points(entries: Iterable[Entry | Head]) -> list[RadarPoint]:
     """Place each entry: its category picks the sector of the circle, its horizon the ring
     (now at the centre, 5-10 years at the edge), its score the dot's size. Deterministic.
     A crowded cell spreads its dots over as many arcs as it takes to keep them apart."""
@@ -152,7 +153,7 @@ def radar_points(entries: Iterable[Entry]) -> list[RadarPoint]:
             e.title.lower(),
         ),
     )
-    cells: dict[tuple[str, str], list[Entry]] = {}
+    cells: dict[tuple[str, str], list[Entry | Head]] = {}
     for e in ordered:
         cells.setdefault((e.category, e.horizon), []).append(e)
     wedge = 2 * math.pi / len(tx.CATEGORY)

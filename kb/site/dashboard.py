@@ -11,6 +11,7 @@ from typing import Any
 from kb.accounts import Accounts
 from kb.feeds import state as feed_state
 from kb.model.entry import Entry
+from kb.model.head import Head
 from kb.model.sanitize import safe_url
 from kb.site import charts
 from kb.workspace import Workspace
@@ -73,7 +74,9 @@ def broken_files(ws: Workspace) -> list[dict[str, Any]]:
     return out
 
 
-def overdue(entries: list[Entry], review_days: int, today: dt.date | None = None) -> list[tuple[Entry, dt.date]]:
+def overdue(
+    entries: list[Entry] | list[Head], review_days: int, today: dt.date | None = None
+) -> list[tuple[Entry | Head, dt.date]]:
     """Entries past their review date (archived ones left out), most overdue first."""
     today = today or dt.date.today()
     late = [

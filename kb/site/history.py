@@ -63,18 +63,18 @@ def _versions(cat: Catalog, reader: Reader, note: Note) -> list[Version]:
         return [Version(note, 1, cat.changes(reader, note))]
     readable = [note]
     for row in rows[position + 1 :]:
-        older = _as_note(row, note)
+        older = _as_note(cat, row, note)
         if older is not None and can_read(reader, older):
             readable.append(older)
     count = len(readable)
     return [Version(n, count - i, cat.changes(reader, n)) for i, n in enumerate(readable)]
 
 
-def _as_note(row: dict[str, Any], current: Note) -> Note | None:
+def _as_note(cat: Catalog, row: dict[str, Any], current: Note) -> Note | None:
     """A stored version as a `Note` (None, logged, when its data cannot be read)."""
     try:
         entry = entry_from_dict(json.loads(row["data"]), current.entry.path)
-        return Note(entry, row["version"], current.first_seen, parse_stamp(row["seen_at"]))
+        return cat.note_of(entry, row["version"], current.first_seen, parse_stamp(row["seen_at"]))
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("version %s of %s cannot be read (%s); left out of its history", row["version"], current.slug, exc)
         return None

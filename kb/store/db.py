@@ -23,6 +23,7 @@ import sqlite_utils
 from kb.clock import now
 from kb.model.changes import describe
 from kb.model.entry import Entry
+from kb.model.head import head_to_dict
 from kb.model.serial import entry_from_dict, entry_to_dict, version_of
 from kb.store.connect import connect, migrate
 from kb.store.health import CacheDamaged, StateDamaged, cache_message, check, header_problem, state_message
@@ -198,6 +199,8 @@ class Store:
                 "reviewed": entry.reviewed.isoformat(),
                 "score": entry.score,
                 "data": data_json,
+                "share_with": json.dumps(list(entry.share_with)),
+                "head": json.dumps(head_to_dict(entry)),
                 "version": version,
                 "content_hash": entry.content_hash,
                 "first_seen": old["first_seen"] if old else stamp,

@@ -20,9 +20,14 @@ into the cache first).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlite_utils
+
+from kb.model.head import head_to_dict
+from kb.model.serial import entry_from_dict
 
 Migration = Callable[[sqlite_utils.Database], None]
 STATE_MIGRATIONS: list[Migration] = []
@@ -310,3 +315,19 @@ def _cache_schema(db: sqlite_utils.Database) -> None:
     """The entry tables of the state's first step, less `entry_versions` (state: first-seen dates)."""
     _entries_schema(db)
     db["entry_versions"].drop()
+
+
+@cache_migration
+def _entry_heads(db: sqlite_utils.Database) -> None:
+    """Each entry's head (`kb.model.head`) and, beside the other columns that decide who may read
+    it, its `share_with` (JSON): what the site needs of every note, so that it starts without
+    reading every entry's whole text. Rows stored before this step get theirs here."""
+    db["entries"].add_column("share_with", str)
+    db["entries"].add_column("head", str)
+    rows = db.conn.execute("SELECT slug, data, path FROM entries").fetchall()
+    for slug, data, path in rows:
+        entry = entry_from_dict(json.loads(data), Path(path))
+        db.conn.execute(
+            "UPDATE entries SET share_with = ?, head = ? WHERE slug = ?",
+            [json.dumps(list(entry.share_with)), json.dumps(head_to_dict(entry)), slug],
+        )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2 import ChoiceLoader, FileSystemBytecodeCache, FileSystemLoader, PackageLoader, PrefixLoader
 
 from kb import config as _config
 from kb.config import Config
@@ -120,6 +120,11 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     workspace = Workspace.open(cfg=cfg)
+    # Compiled templates are kept in var/templates/ (written atomically, checked against each
+    # template's modification time): a fresh worker's first page skips compiling them.
+    bytecode = cfg.var_dir / "templates"
+    bytecode.mkdir(parents=True, exist_ok=True)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": FileSystemBytecodeCache(str(bytecode))}
     site = SiteState(
         cfg=cfg,
         workspace=workspace,

@@ -54,7 +54,7 @@ def home():  # type: ignore[no-untyped-def]
             radar_points=points,
             sectors=cat.facets(reader, "sector"),
             total=len(cat.notes(reader)),
-            overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
+            overdue=lambda n: n.head.is_overdue(cfg().review_days, today),
             tlp_of={n.slug: n.tlp for n in cat.notes(reader)},  # for the radar table's rows
         )
 
@@ -138,7 +138,7 @@ def browse(segment: str, value: str):  # type: ignore[no-untyped-def]
             notes=notes,
             has_feed=kind in FEED_KINDS,
             recent=[(n, cat.changes(reader, n)) for n in sorted(notes, key=lambda n: n.updated, reverse=True)[:3]],
-            overdue=lambda n: n.entry.is_overdue(cfg().review_days, today),
+            overdue=lambda n: n.head.is_overdue(cfg().review_days, today),
         )
 
     parts = ("browse", kind, value, cat.token(reader), today, _feed_key())

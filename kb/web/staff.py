@@ -52,7 +52,7 @@ def dashboard():  # type: ignore[no-untyped-def]
         "staff/dashboard.html",
         queue=triage.queue(ws, today),
         feeds=desk.feed_health(ws, today),
-        overdue=desk.overdue([n.entry for n in catalog().notes(STAFF)], cfg().review_days, today),
+        overdue=desk.overdue([n.head for n in catalog().notes(STAFF)], cfg().review_days, today),
         broken=desk.broken_files(ws),
         changes=desk.recent_changes(ws),
         today=today,

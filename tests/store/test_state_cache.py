@@ -72,7 +72,8 @@ def make_pre_split(ws: Workspace) -> Path:
     for schema, names in (("s", STATE_TABLES), ("c", CACHE_TABLES)):
         for table in names:  # the tables that existed before the split (later steps add others)
             if conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", [table]).fetchone():
-                conn.execute(f"INSERT INTO main.{table} SELECT * FROM {schema}.{table}")
+                columns = ", ".join(f'"{c[1]}"' for c in conn.execute(f"PRAGMA main.table_info({table})"))
+                conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM {schema}.{table}")
     conn.execute("DETACH DATABASE s")
     conn.execute("DETACH DATABASE c")
     conn.close()
