@@ -63,3 +63,45 @@ def test_changes_compare_with_the_last_version_the_reader_could_read(site_ws, si
     assert changes == ['Likelihood of "Delivery of contraband into prisons" lowered from 5 to 4']
     staff = cat.changes(Reader("staff"), cat.note(Reader("staff"), "prison-drones"))
     assert "raised from 1 to 4" in " ".join(staff)
+
+
+def test_whole_notes_load_on_demand_and_only_the_most_recent_stay_in_memory(site_ws, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("kb.site.catalog.DETAIL_LIMIT", 2)
+    cat = catalog(site_ws)
+    notes = cat.notes(ANONYMOUS)
+    assert len(notes) >= 3 and not cat._details  # a listing reads heads only
+    bodies = {n.slug: n.body_html for n in notes}
+    assert len(cat._details) == 2  # the oldest were let go ...
+    for n in notes:  # ... and come back whole, the same text, when asked for again
+        assert n.body_html == bodies[n.slug] and n.entry.title == n.title
+
+
+def test_a_note_listed_before_an_edit_shows_its_own_version_after_it(site_ws, site_root):  # noqa: F811
+    cat = catalog(site_ws)
+    listed = cat.note(ANONYMOUS, "printed-guns")
+    edit(site_root, "printed-guns", "steel barrels", "steel tubes")
+    update_index(site_ws)
+    assert "steel barrels" in listed.entry.body and "steel tubes" not in listed.entry.body  # its version, from the history
+    assert "steel tubes" in cat.note(ANONYMOUS, "printed-guns").entry.body
+
+
+def test_heads_hold_what_lists_show(site_ws):  # noqa: F811
+    cat = catalog(site_ws)
+    for note in cat.notes(Reader("staff")):
+        e = note.entry
+        h = note.head
+        assert (h.title, h.summary, h.status, h.tlp, h.share_with, h.score) == (
+            e.title, e.summary, e.status, e.tlp, e.share_with, e.score,
+        )
+        assert (h.tags, h.sectors, h.all_drivers, h.horizon, h.reviewed) == (
+            e.tags, e.sectors, e.all_drivers, e.horizon, e.reviewed,
+        )
+        assert [(r.id, r.score) for r in h.risks] == [(r.id, r.score) for r in e.risks]
+
+
+def test_the_radar_shows_the_highest_scores_when_there_are_many_notes(site_ws, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("kb.site.catalog.RADAR_LIMIT", 2)
+    cat = catalog(site_ws)
+    _, points = cat.radar(Reader("staff"))
+    scores = sorted((n.head.score for n in cat.notes(Reader("staff"))), reverse=True)
+    assert len(points) == 2 and sorted((p.score for p in points), reverse=True) == scores[:2]

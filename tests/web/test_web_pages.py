@@ -265,3 +265,13 @@ def test_wsgi_entry_builds_the_app_for_kb_root(site_root, monkeypatch):  # noqa:
     finally:
         wsgi.app.extensions["kb"].close()
         sys.modules.pop("kb.web.wsgi", None)
+
+
+def test_home_radar_says_when_it_shows_only_the_highest_scores(client, monkeypatch):  # noqa: F811
+    assert "notes with the highest scores" not in client.get("/").get_data(as_text=True)
+    monkeypatch.setattr("kb.site.catalog.RADAR_LIMIT", 2)
+    app_ = client.application
+    app_.extensions["kb"].catalog._memo.clear()
+    home = client.get("/", headers={"Cache-Control": "no-cache"}).get_data(as_text=True)
+    assert re.search(r"It shows the 2 notes with the highest scores, of\s+\d+", home)
+    assert home.count('<tr class="govuk-table__row">') - 1 == 2  # the radar's table: a header row and two
