@@ -20,6 +20,7 @@ import shutil
 import signal
 import threading
 import warnings
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -151,7 +152,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
         self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
-        self._facet_values: dict[str, dict[int, list[str]]] = {}  # facet -> docnum -> values, for self._searcher
+        self._segment_docs: dict[tuple[Any, Query], frozenset[int]] = {}  # (segment, filter) -> documents it allows
         self._segment_facets: dict[
             tuple[Any, str], dict[int, list[str]]
         ] = {}  # the same per segment, kept across searchers
@@ -193,7 +194,6 @@ class Index:
                 self._searcher = None
                 self._allowed.clear()
                 self._ranker = None
-                self._facet_values.clear()
 
     def clear_cache(self) -> None:
         """Forget the postings read by earlier searches (for benchmarks of first-time searches)."""
@@ -262,7 +262,24 @@ class Index:
         if docs is None:
             if len(self._allowed) >= 64:
                 self._allowed.clear()
-            docs = self._allowed[flt] = set(searcher.docs_for_query(flt))
+            docs = self._allowed[flt] = set()
+            for leaf_searcher, offset in searcher.leaf_searchers():
+                docs.update(d + offset for d in self._segment_allowed(leaf_searcher, flt))
+        return docs
+
+    def _segment_allowed(self, leaf_searcher: Searcher, flt: Query) -> set[int] | frozenset[int]:
+        """The documents of one segment that `flt` allows, less those deleted since: matched once
+        per segment, so after an edit (which adds a small segment) only the new one is matched."""
+        leaf = leaf_searcher.reader()
+        key = (_segment_key(leaf), flt)
+        docs = self._segment_docs.get(key)
+        if docs is None:
+            if len(self._segment_docs) >= 256:  # segments merged away leave theirs behind
+                self._segment_docs.clear()
+            docs = self._segment_docs[key] = frozenset(leaf_searcher.docs_for_query(flt))
+        if leaf.has_deletions():
+            deleted = getattr(leaf, "deleted_docs_set", None)
+            return docs - deleted if deleted is not None else {d for d in docs if not leaf.is_deleted(d)}
         return docs
 
     def parse(self, text: str, *, fields: list[str] | None = None) -> Query:
@@ -368,23 +385,19 @@ class Index:
 
     def _count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
         """How many of `docnums` have each value of facet `name`, most first."""
-        values = self._facet_values.get(name)
-        if values is None:  # docnum -> the field's values, for this searcher, from each segment's
-            values = self._facet_values[name] = {}
-            for leaf, offset in searcher.reader().leaf_readers():
-                for docnum, found in self._segment_values(leaf, name).items():
-                    values[docnum + offset] = found
+        leaves = [(offset, self._segment_values(leaf, name)) for leaf, offset in searcher.reader().leaf_readers()]
+        starts = [offset for offset, _ in leaves]
         counts: dict[str, int] = {}
         for docnum in docnums:
-            for value in values.get(docnum, ()):
+            offset, values = leaves[bisect_right(starts, docnum) - 1]
+            for value in values.get(docnum - offset, ()):
                 counts[value] = counts.get(value, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def _segment_values(self, leaf: Any, name: str) -> dict[int, list[str]]:
         """One segment's docnum -> values of facet `name`, read from its postings once per segment:
         an edit adds a small segment, so the next search reads only that one."""
-        segment = leaf.segment()
-        key = (segment.segment_id() if segment is not None else id(leaf), name)
+        key = (_segment_key(leaf), name)
         values = self._segment_facets.get(key)
         if values is None:
             values = {}
@@ -423,6 +436,12 @@ class Index:
         """How close each candidate (in `candidates_in`, else here) is to `source_id`'s text (`kb.index.similar`)."""
         readers = [self.ix.reader()] + ([candidates_in.ix.reader()] if candidates_in is not None else [])
         return similar.similarity(readers, source_id, text, candidates, numterms, exclude)
+
+
+def _segment_key(leaf: Any) -> Any:
+    """What names one segment across searchers (its id; the reader itself when it has none)."""
+    segment = leaf.segment()
+    return segment.segment_id() if segment is not None else id(leaf)
 
 
 def _abandon(w: IndexWriter) -> None:

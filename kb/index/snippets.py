@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from whoosh import highlight
@@ -109,7 +110,8 @@ def snippet(summary: str, words: frozenset[str], body_of: Callable[[], str] | No
     """The best two fragments of the summary, else of the body (Markdown), else the summary's start."""
     summary = plain(summary)
     if words:
-        fragment = _highlight(summary, words)
+        pattern = _word_starts(words)
+        fragment = _highlight(summary, words) if pattern and pattern.search(summary) else ""
         if fragment:
             return fragment
         stretch, before, after = _around_first(body_of() if body_of else "", words)
@@ -137,6 +139,17 @@ def _highlight(text: str, words: frozenset[str]) -> str:
     )
 
 
+@lru_cache(maxsize=256)
+def _word_starts(words: frozenset[str]) -> re.Pattern[str] | None:
+    """A regex for the words that may stem to one of `words`: a stemmed word is, but for a final
+    e or i (as in `relai` from relay), the start of the words it came from. Analysing text to
+    highlight it costs far more than this search, so text it does not match is not analysed."""
+    starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
+    if not starts:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")", re.I)
+
+
 def _around_first(markdown: str, words: frozenset[str], size: int = 600) -> tuple[str, bool, bool]:
     """About `size` characters of the body's plain text from just before the first word that may
     stem to one of `words`, starting and ending at a space: (text, whether text comes before it,
@@ -146,10 +159,9 @@ def _around_first(markdown: str, words: frozenset[str], size: int = 600) -> tupl
     where to look (a stemmed word is, but for a final e or i, as in `relai` from relay, the start
     of the words it came from) and only the lines around it are made plain.
     """
-    starts = {w[:-1] if len(w) > 3 and w[-1] in "ei" else w for w in words if w}
-    if not markdown or not starts:
+    pattern = _word_starts(words)
+    if not markdown or pattern is None:
         return "", False, False
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(starts, key=len, reverse=True)) + ")", re.I)
     for n, found in enumerate(pattern.finditer(markdown)):
         if n == 5:  # five in link addresses and other syntax: give up
             break

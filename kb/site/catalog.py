@@ -20,6 +20,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from kb.store import Store
 log = logging.getLogger(__name__)
 
 FACET_KINDS = ("sector", "tag", "driver", "horizon")  # the browse pages and search facets
+LOAD_CHUNK = 500  # heads read per query when the catalogue loads
 RADAR_LIMIT = 40  # notes on the home page's radar: the highest scores
 DETAIL_LIMIT = 300  # whole notes kept in memory (entry, rendered body, chart), least recently used dropped
 MEMO_LIMIT = 1000  # cached answers and rendered pages; all dropped when full
@@ -100,6 +102,12 @@ class Note:
     share_with: tuple[str, ...]
     catalog: Catalog = field(repr=False)
     stored_head: str = field(default="", repr=False)  # the head's JSON, read when first needed
+    stamps: tuple[str, str] = field(default=("", ""), repr=False)  # first_seen and updated as stored
+
+    @cached_property
+    def order(self) -> tuple[str, str]:
+        """Where the note comes in lists by title."""
+        return (self.title.lower(), self.slug)
 
     @cached_property
     def head(self) -> Head:
@@ -188,31 +196,50 @@ class Catalog:
             if marker == self._seen:
                 return
             fresh: dict[str, Note] = {}
-            rows = conn.execute(
-                "SELECT slug, version, first_seen, updated, title, status, tlp, share_with, head FROM entries"
-            ).fetchall()
-            for slug, version, first_seen, updated, title, status, tlp, share_with, head in rows:
+            changed = []
+            for slug, version, first_seen, updated in conn.execute(
+                "SELECT slug, version, first_seen, updated FROM entries"
+            ):
                 old = self._notes.get(slug)
                 if old is not None and old.version == version:
-                    old.first_seen, old.updated = parse_stamp(first_seen), parse_stamp(updated)
+                    if old.stamps != (first_seen, updated):
+                        old.stamps = (first_seen, updated)
+                        old.first_seen, old.updated = parse_stamp(first_seen), parse_stamp(updated)
                     fresh[slug] = old
                 else:
-                    fresh[slug] = Note(
-                        slug,
-                        version,
-                        parse_stamp(first_seen),
-                        parse_stamp(updated),
-                        title,
-                        status,
-                        tlp,
-                        tuple(json.loads(share_with)) if share_with else (),
-                        self,
-                        head or "",
-                    )
+                    changed.append(slug)
+            # the changed notes' heads, a few hundred per query (all of them on the first load)
+            for start in range(0, len(changed), LOAD_CHUNK):
+                chunk = changed[start : start + LOAD_CHUNK]
+                for row in conn.execute(
+                    "SELECT slug, version, first_seen, updated, title, status, tlp, share_with, head FROM entries "
+                    f"WHERE slug IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    fresh[row[0]] = self._note_from_row(*row)
             self._notes = fresh
             self._seen = marker
             self.generation += 1
             self._memo.clear()
+
+    def _note_from_row(
+        self, slug: str, version: str, first_seen: str, updated: str, title: str, status: str, tlp: str, *rest: str
+    ) -> Note:
+        share_with, head = rest
+        note = Note(
+            slug,
+            version,
+            parse_stamp(first_seen),
+            parse_stamp(updated),
+            title,
+            status,
+            tlp,
+            tuple(json.loads(share_with)) if share_with else (),
+            self,
+            head or "",
+        )
+        note.stamps = (first_seen, updated)
+        return note
 
     def head_data(self, note: Note) -> dict[str, Any]:
         """A head for a row stored without one (copied from a database older than heads)."""
@@ -238,6 +265,7 @@ class Catalog:
         note = Note(
             entry.slug, version, first_seen, updated, entry.title, entry.status, entry.tlp, entry.share_with, self
         )
+        note.stamps = (first_seen.isoformat(), updated.isoformat())
         with self._lock:
             self._details.setdefault((entry.slug, version), Detail(entry))
         return note
@@ -279,9 +307,7 @@ class Catalog:
         self.refresh()
         return self.memo(
             ("notes", _reader_key(reader)),
-            lambda: sorted(
-                (n for n in self._notes.values() if can_read(reader, n)), key=lambda n: (n.title.lower(), n.slug)
-            ),
+            lambda: sorted((n for n in self._notes.values() if can_read(reader, n)), key=attrgetter("order")),
         )
 
     def note(self, reader: Reader, slug: str) -> Note | None:
@@ -299,7 +325,7 @@ class Catalog:
         """A fingerprint of everything the reader may see: it changes when any of it does."""
 
         def make() -> str:
-            parts = [(n.slug, n.version, n.updated.isoformat()) for n in self.notes(reader)]
+            parts = [(n.slug, n.version, n.stamps[1]) for n in self.notes(reader)]
             return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
         self.refresh()

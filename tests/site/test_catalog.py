@@ -81,7 +81,9 @@ def test_a_note_listed_before_an_edit_shows_its_own_version_after_it(site_ws, si
     listed = cat.note(ANONYMOUS, "printed-guns")
     edit(site_root, "printed-guns", "steel barrels", "steel tubes")
     update_index(site_ws)
-    assert "steel barrels" in listed.entry.body and "steel tubes" not in listed.entry.body  # its version, from the history
+    assert (
+        "steel barrels" in listed.entry.body and "steel tubes" not in listed.entry.body
+    )  # its version, from the history
     assert "steel tubes" in cat.note(ANONYMOUS, "printed-guns").entry.body
 
 
@@ -91,10 +93,19 @@ def test_heads_hold_what_lists_show(site_ws):  # noqa: F811
         e = note.entry
         h = note.head
         assert (h.title, h.summary, h.status, h.tlp, h.share_with, h.score) == (
-            e.title, e.summary, e.status, e.tlp, e.share_with, e.score,
+            e.title,
+            e.summary,
+            e.status,
+            e.tlp,
+            e.share_with,
+            e.score,
         )
         assert (h.tags, h.sectors, h.all_drivers, h.horizon, h.reviewed) == (
-            e.tags, e.sectors, e.all_drivers, e.horizon, e.reviewed,
+            e.tags,
+            e.sectors,
+            e.all_drivers,
+            e.horizon,
+            e.reviewed,
         )
         assert [(r.id, r.score) for r in h.risks] == [(r.id, r.score) for r in e.risks]
 
