@@ -6,7 +6,7 @@ import datetime as dt
 
 from site_fixtures import PUBLIC, edit, site_root, site_ws  # noqa: F401
 
-from kb.model.access import ANONYMOUS, Reader
+from kb.model.access import ANONYMOUS, Reader, audience
 from kb.site.catalog import Catalog
 from kb.sync import update_index
 
@@ -116,3 +116,18 @@ def test_the_radar_shows_the_highest_scores_when_there_are_many_notes(site_ws, m
     _, points = cat.radar(Reader("staff"))
     scores = sorted((n.head.score for n in cat.notes(Reader("staff"))), reverse=True)
     assert len(points) == 2 and sorted((p.score for p in points), reverse=True) == scores[:2]
+
+
+def test_a_note_made_restricted_leaves_search_and_facet_counts_at_once(site_ws, site_root):  # noqa: F811
+    cat = catalog(site_ws)
+    page = cat.search(ANONYMOUS, "firearms")
+    assert "printed-guns" in page.notes
+    before = sum(page.results.facets.get("sector", {}).values())
+    counts = site_ws.index.facet_counts(audience(ANONYMOUS))  # cached per segment from here on
+    edit(site_root, "printed-guns", "tlp: clear", "tlp: red")
+    update_index(site_ws)
+    page = cat.search(ANONYMOUS, "firearms")
+    assert "printed-guns" not in page.notes and page.results.total == 0
+    assert sum(page.results.facets.get("sector", {}).values()) < before or before == 0
+    after = site_ws.index.facet_counts(audience(ANONYMOUS))
+    assert sum(after["sector"].values()) < sum(counts["sector"].values())
