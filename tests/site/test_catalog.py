@@ -131,3 +131,18 @@ def test_a_note_made_restricted_leaves_search_and_facet_counts_at_once(site_ws, 
     assert sum(page.results.facets.get("sector", {}).values()) < before or before == 0
     after = site_ws.index.facet_counts(audience(ANONYMOUS))
     assert sum(after["sector"].values()) < sum(counts["sector"].values())
+
+
+def test_the_fingerprint_is_the_same_in_every_worker_and_moves_only_with_what_the_reader_sees(site_ws, site_root):  # noqa: F811
+    one, two = catalog(site_ws), catalog(site_ws)  # two workers' catalogues
+    staff = Reader("staff")
+    before = {r: one.token(r) for r in (ANONYMOUS, staff)}
+    assert before == {r: two.token(r) for r in (ANONYMOUS, staff)} and before[ANONYMOUS] != before[staff]
+    text = (site_root / "entries" / "red-ledgers.md").read_text()
+    (site_root / "entries" / "red-ledgers.md").write_text(text + "\nA new paragraph.\n")
+    update_index(site_ws)
+    assert one.token(ANONYMOUS) == before[ANONYMOUS]  # a note the public cannot read changed: nothing shows
+    assert one.token(staff) != before[staff] and one.token(staff) == two.token(staff)
+    edit(site_root, "printed-guns", "steel barrels", "steel tubes")
+    update_index(site_ws)
+    assert one.token(ANONYMOUS) != before[ANONYMOUS]
