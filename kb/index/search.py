@@ -20,7 +20,6 @@ import shutil
 import signal
 import threading
 import warnings
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -38,7 +37,8 @@ from whoosh.writing import IndexWriter
 from kb.errors import Busy, KbError, QueryError
 from kb.index import matching, similar
 from kb.index.query import Parsed, Reader
-from kb.index.ranking import Ranker, Unsupported, blocks
+from kb.index.ranking import Ranker, Unsupported
+from kb.index.segments import SegmentCache, keep
 from kb.index.similar import Similarity
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
@@ -152,10 +152,7 @@ class Index:
         self._searcher: Searcher | None = None
         self._allowed: dict[Query, set[int]] = {}  # filter -> document numbers, for self._searcher
         self._ranker: Ranker | None = None  # scores queries on self._searcher, with its postings cache
-        self._segment_docs: dict[tuple[Any, Query], frozenset[int]] = {}  # (segment, filter) -> documents it allows
-        self._segment_facets: dict[
-            tuple[Any, str], dict[int, list[str]]
-        ] = {}  # the same per segment, kept across searchers
+        self._segments = SegmentCache()  # what filters allow and facet values, per segment, across searchers
 
     @property
     def ix(self) -> FileIndex:
@@ -260,26 +257,10 @@ class Index:
         filters are the same on almost every search, and matching them costs as much as the query."""
         docs = self._allowed.get(flt)
         if docs is None:
-            if len(self._allowed) >= 64:
-                self._allowed.clear()
-            docs = self._allowed[flt] = set()
+            docs = set()
             for leaf_searcher, offset in searcher.leaf_searchers():
-                docs.update(d + offset for d in self._segment_allowed(leaf_searcher, flt))
-        return docs
-
-    def _segment_allowed(self, leaf_searcher: Searcher, flt: Query) -> set[int] | frozenset[int]:
-        """The documents of one segment that `flt` allows, less those deleted since: matched once
-        per segment, so after an edit (which adds a small segment) only the new one is matched."""
-        leaf = leaf_searcher.reader()
-        key = (_segment_key(leaf), flt)
-        docs = self._segment_docs.get(key)
-        if docs is None:
-            if len(self._segment_docs) >= 256:  # segments merged away leave theirs behind
-                self._segment_docs.clear()
-            docs = self._segment_docs[key] = frozenset(leaf_searcher.docs_for_query(flt))
-        if leaf.has_deletions():
-            deleted = getattr(leaf, "deleted_docs_set", None)
-            return docs - deleted if deleted is not None else {d for d in docs if not leaf.is_deleted(d)}
+                docs.update(d + offset for d in self._segments.allowed(leaf_searcher, flt))
+            keep(self._allowed, flt, docs, 64)
         return docs
 
     def parse(self, text: str, *, fields: list[str] | None = None) -> Query:
@@ -353,7 +334,7 @@ class Index:
                 body_of = (lambda h=hit: snippet_text(h)) if snippet_text else None
                 hit.snippet = snippet(hit.summary, words, body_of)
                 out.hits.append(hit)
-            out.facets = {name: self._count_values(searcher, name, matched) for name in facets}
+            out.facets = {name: self._segments.count_values(searcher, name, matched) for name in facets}
         out.total, out.complete = len(matched), len(complete)
         return out
 
@@ -383,34 +364,6 @@ class Index:
                 return None
         return self._ranker
 
-    def _count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
-        """How many of `docnums` have each value of facet `name`, most first."""
-        leaves = [(offset, self._segment_values(leaf, name)) for leaf, offset in searcher.reader().leaf_readers()]
-        starts = [offset for offset, _ in leaves]
-        counts: dict[str, int] = {}
-        for docnum in docnums:
-            offset, values = leaves[bisect_right(starts, docnum) - 1]
-            for value in values.get(docnum - offset, ()):
-                counts[value] = counts.get(value, 0) + 1
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-    def _segment_values(self, leaf: Any, name: str) -> dict[int, list[str]]:
-        """One segment's docnum -> values of facet `name`, read from its postings once per segment:
-        an edit adds a small segment, so the next search reads only that one."""
-        key = (_segment_key(leaf), name)
-        values = self._segment_facets.get(key)
-        if values is None:
-            values = {}
-            for term in leaf.lexicon(name):
-                value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
-                for ids, _, _ in blocks(leaf, name, term):
-                    for docnum in ids:
-                        values.setdefault(docnum, []).append(value)
-            if len(self._segment_facets) >= 256:  # segments merged away leave theirs behind
-                self._segment_facets.clear()
-            self._segment_facets[key] = values
-        return values
-
     def facet_counts(
         self, audience: Audience | None, names: Iterable[str] = FACETS, kinds: Iterable[str] = ("entry",)
     ) -> dict[str, dict[str, int]]:
@@ -420,7 +373,7 @@ class Index:
             restrict.append(_audience_query(audience))
         with self._reading() as searcher:
             docs = self._allowed_docs(searcher, And(restrict))
-            return {n: self._count_values(searcher, n, docs) for n in names}
+            return {n: self._segments.count_values(searcher, n, docs) for n in names}
 
     # -- similarity (feed items against entries) --------------------------------------------
 
@@ -436,12 +389,6 @@ class Index:
         """How close each candidate (in `candidates_in`, else here) is to `source_id`'s text (`kb.index.similar`)."""
         readers = [self.ix.reader()] + ([candidates_in.ix.reader()] if candidates_in is not None else [])
         return similar.similarity(readers, source_id, text, candidates, numterms, exclude)
-
-
-def _segment_key(leaf: Any) -> Any:
-    """What names one segment across searchers (its id; the reader itself when it has none)."""
-    segment = leaf.segment()
-    return segment.segment_id() if segment is not None else id(leaf)
 
 
 def _abandon(w: IndexWriter) -> None:

@@ -155,9 +155,8 @@ def _around_first(markdown: str, words: frozenset[str], size: int = 600) -> tupl
     stem to one of `words`, starting and ending at a space: (text, whether text comes before it,
     whether text comes after it).
 
-    Analysing a whole body costs ~2 ms, and taking the Markdown out of it ~1 ms, so a regex finds
-    where to look (a stemmed word is, but for a final e or i, as in `relai` from relay, the start
-    of the words it came from) and only the lines around it are made plain.
+    Analysing a whole body costs ~2 ms, and taking the Markdown out of it ~1 ms, so a regex
+    (`_word_starts`) finds where to look and only the lines around it are made plain.
     """
     pattern = _word_starts(words)
     if not markdown or pattern is None:

@@ -101,7 +101,7 @@ class Note:
     tlp: str
     share_with: tuple[str, ...]
     catalog: Catalog = field(repr=False)
-    stored_head: str = field(default="", repr=False)  # the head's JSON, read when first needed
+    stored_head: str = field(default="", repr=False)  # the head's JSON, parsed when first needed
     stamps: tuple[str, str] = field(default=("", ""), repr=False)  # first_seen and updated as stored
     _digest: tuple[tuple[str, str], int] | None = field(default=None, repr=False, init=False)
 
@@ -120,9 +120,7 @@ class Note:
 
     @cached_property
     def head(self) -> Head:
-        return head_from_dict(
-            self.slug, json.loads(self.stored_head) if self.stored_head else self.catalog.head_data(self)
-        )
+        return head_from_dict(self.slug, json.loads(self.stored_head))
 
     @property
     def detail(self) -> Detail:
@@ -225,16 +223,14 @@ class Catalog:
                     f"WHERE slug IN ({','.join('?' * len(chunk))})",
                     chunk,
                 ):
-                    fresh[row[0]] = self._note_from_row(*row)
+                    fresh[row[0]] = self._note_from_row(row)
             self._notes = fresh
             self._seen = marker
             self.generation += 1
             self._memo.clear()
 
-    def _note_from_row(
-        self, slug: str, version: str, first_seen: str, updated: str, title: str, status: str, tlp: str, *rest: str
-    ) -> Note:
-        share_with, head = rest
+    def _note_from_row(self, row: tuple[str, ...]) -> Note:
+        slug, version, first_seen, updated, title, status, tlp, share_with, head = row
         note = Note(
             slug,
             version,
@@ -243,16 +239,12 @@ class Catalog:
             title,
             status,
             tlp,
-            tuple(json.loads(share_with)) if share_with else (),
+            tuple(json.loads(share_with)),
             self,
-            head or "",
+            head,
         )
         note.stamps = (first_seen, updated)
         return note
-
-    def head_data(self, note: Note) -> dict[str, Any]:
-        """A head for a row stored without one (copied from a database older than heads)."""
-        return head_to_dict(note.entry)
 
     def detail(self, note: Note) -> Detail:
         """The whole of `note`'s version: from memory when recently used, else from the store."""
@@ -272,7 +264,16 @@ class Catalog:
     def note_of(self, entry: Entry, version: str, first_seen: dt.datetime, updated: dt.datetime) -> Note:
         """A note for a version read elsewhere (an older one, from the history), its detail kept."""
         note = Note(
-            entry.slug, version, first_seen, updated, entry.title, entry.status, entry.tlp, entry.share_with, self
+            entry.slug,
+            version,
+            first_seen,
+            updated,
+            entry.title,
+            entry.status,
+            entry.tlp,
+            entry.share_with,
+            self,
+            json.dumps(head_to_dict(entry)),
         )
         note.stamps = (first_seen.isoformat(), updated.isoformat())
         with self._lock:
@@ -351,7 +352,7 @@ class Catalog:
 
     def top_risks(self, reader: Reader, limit: int = 8) -> list[tuple[Note, RiskHead]]:
         pairs = [(n, r) for n in self.notes(reader) for r in n.head.risks]
-        pairs.sort(key=lambda p: (-p[1].score, -p[1].likelihood, p[0].title.lower(), p[1].title))
+        pairs.sort(key=lambda p: (-p[1].score, -p[1].likelihood, p[0].order[0], p[1].title))
         return pairs[:limit]
 
     def facets(self, reader: Reader, kind: str) -> list[Facet]:
@@ -366,7 +367,7 @@ class Catalog:
     def with_value(self, reader: Reader, kind: str, value: str) -> list[Note]:
         """The reader's notes with one facet value, highest score first."""
         found = [n for n in self.notes(reader) if value in n.values(kind)]
-        return sorted(found, key=lambda n: (-n.head.score, n.title.lower()))
+        return sorted(found, key=lambda n: (-n.head.score, n.order[0]))
 
     def radar(self, reader: Reader) -> tuple[str, list[charts.RadarPoint]]:
         """The horizon radar of the reader's notes, at most `RADAR_LIMIT` of them (the highest
@@ -374,7 +375,7 @@ class Catalog:
         their labels costs time that grows with the square of their number."""
 
         def make() -> tuple[str, list[charts.RadarPoint]]:
-            shown = sorted(self.notes(reader), key=lambda n: (-n.head.score, n.title.lower(), n.slug))[:RADAR_LIMIT]
+            shown = sorted(self.notes(reader), key=lambda n: (-n.head.score, n.order))[:RADAR_LIMIT]
             points = charts.radar_points([n.head for n in shown])
             return charts.radar(points, id_prefix="radar"), points
 

@@ -21,6 +21,7 @@ into the cache first).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -327,10 +328,16 @@ def _entry_heads(db: sqlite_utils.Database) -> None:
     # What the catalogue asks after every change, read from this index alone: those columns come
     # after `data` in each row, so reading them from the table walks every entry's whole text.
     db["entries"].create_index(["slug", "version", "first_seen", "updated"], index_name="entries_stamps")
-    rows = db.conn.execute("SELECT slug, data, path FROM entries").fetchall()
+    fill_heads(db.conn)
+
+
+def fill_heads(conn: sqlite3.Connection, schema: str = "main") -> None:
+    """Give every entry row stored without a head (before `_entry_heads`, or copied by
+    `kb.store.split` from an older file) its head and `share_with`, from its stored data."""
+    rows = conn.execute(f"SELECT slug, data, path FROM {schema}.entries WHERE head IS NULL").fetchall()
     for slug, data, path in rows:
         entry = entry_from_dict(json.loads(data), Path(path))
-        db.conn.execute(
-            "UPDATE entries SET share_with = ?, head = ? WHERE slug = ?",
+        conn.execute(
+            f"UPDATE {schema}.entries SET share_with = ?, head = ? WHERE slug = ?",
             [json.dumps(list(entry.share_with)), json.dumps(head_to_dict(entry)), slug],
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 from kb.files.lock import write_lock
 from kb.store.connect import connect, migrate
 from kb.store.health import StateDamaged, header_problem, state_message
-from kb.store.migrations import CACHE_MIGRATIONS, CACHE_TABLES, SPLIT_AT, STATE_MIGRATIONS
+from kb.store.migrations import CACHE_MIGRATIONS, CACHE_TABLES, SPLIT_AT, STATE_MIGRATIONS, fill_heads
 
 log = logging.getLogger(__name__)
 
@@ -69,5 +69,6 @@ def _copy_cache_rows(old: sqlite3.Connection, cache: Path) -> None:
                 ours = {r[1] for r in old.execute(f"PRAGMA cache.table_info({table})")}
                 columns = ", ".join(f'"{c}"' for c in theirs if c in ours)
                 old.execute(f"INSERT INTO cache.{table} ({columns}) SELECT {columns} FROM main.{table}")
+            fill_heads(old, "cache")
     finally:
         old.execute("DETACH DATABASE cache")
