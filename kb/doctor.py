@@ -17,6 +17,8 @@ from pathlib import Path
 from kb.config import Config
 from kb.errors import Busy, KbError
 from kb.files.lock import write_lock
+from kb.index.items import FILE as ITEMS_FILE
+from kb.index.items import ItemIndex
 from kb.index.search import Index
 from kb.store.health import check
 from kb.store.housekeeping import stale_builds, stale_index_lock, stale_temp_files
@@ -91,14 +93,18 @@ def _index(cfg: Config, cache_ok: bool) -> list[Finding]:
     if not any(cfg.index_dir.glob("_MAIN_*.toc")):
         return [Finding(False, what, "does not exist: run kb index")]
     idx, items_dir = Index(cfg.index_dir), items_index_dir(cfg)
-    items_idx = Index(items_dir) if any(items_dir.glob("_MAIN_*.toc")) else None
+    items_idx = ItemIndex(items_dir) if (items_dir / ITEMS_FILE).exists() else None
     try:
         in_index = {"entry": idx.count("entry"), "item": items_idx.count("item") if items_idx else 0}
         stray = idx.count("item")  # from before feed items had their own index
     except KbError as exc:
         why = str(exc).replace(f"the search index {cfg.index_dir} ", "")
         return [
-            Finding(False, what, why.replace(f"the search index {items_dir}", f"its items {cfg.display(items_dir)}"))
+            Finding(
+                False,
+                what,
+                why.replace(f"the feed items' index {items_dir / ITEMS_FILE}", f"its items {cfg.display(items_dir)}"),
+            )
         ]
     finally:
         idx.close()

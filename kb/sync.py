@@ -35,6 +35,7 @@ from kb.feeds import items
 from kb.feeds import listfile as feedlist
 from kb.files.gitdates import committed_dates
 from kb.files.lock import write_lock
+from kb.index.items import ItemIndex
 from kb.index.search import WRITE_WAIT, Index, entry_document
 from kb.model import organisations
 from kb.model.entry import Entry, check_related, content_hash, read_entry
@@ -122,7 +123,7 @@ def update_index(
     return report
 
 
-def _items_need_rebuild(store: Store, idx: Index) -> bool:
+def _items_need_rebuild(store: Store, idx: ItemIndex) -> bool:
     """Whether the items' index must be built anew: it cannot be opened, or it is empty while the
     database says items are indexed (a first run after items moved out of the entries' index)."""
     try:
@@ -134,27 +135,28 @@ def _items_need_rebuild(store: Store, idx: Index) -> bool:
     return store.db.execute("SELECT 1 FROM feed_items WHERE indexed = 1 LIMIT 1").fetchone() is not None
 
 
-def rebuild_items(cfg: Config, store: Store, idx: Index) -> Index:
+def rebuild_items(cfg: Config, store: Store, idx: ItemIndex) -> ItemIndex:
     """Build the feed items' index anew from the state database beside the live one, and swap it in.
-    Its write lock is held meanwhile, so that no item the poller writes is lost in the swap."""
+    The live index's write transaction is held meanwhile, so that no item the poller writes is
+    lost in the swap (a writer that was waiting finds the new index and writes there)."""
     feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
     tags = items.feed_tags(store, feeds)
-    with index_write_lock(idx.path, WRITE_WAIT):
+    with idx.writer():
         item_ids = [row[0] for row in store.db.execute("SELECT id FROM feed_items ORDER BY id")]
-        build = Index(build_folder(idx.path))
+        build = ItemIndex(build_folder(idx.path))
         try:
-            with build.writer(bulk=len(item_ids) > 100) as w:
+            with build.writer() as w:
                 items.index_pending(store, w, fresh=True, tags_by_feed=tags, ids=item_ids)
             build.close()
-            idx.close()
             swap_in(build.path, idx.path)
         except BaseException:
             build.close()
             shutil.rmtree(build.path, ignore_errors=True)
             raise
+    idx.close()
     with writing(store.db):
         items.mark_indexed(store, item_ids)
-    return Index(idx.path, idx.synonyms)
+    return ItemIndex(idx.path, idx.synonyms)
 
 
 def clean_up(cfg: Config) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from kb import config as _config
 from kb.config import Config
+from kb.index.items import ItemIndex
 from kb.index.search import Index
 from kb.model.synonyms import FILE_NAME as SYNONYMS_FILE
 from kb.store import Store
@@ -23,7 +24,7 @@ class Workspace:
     cfg: Config
     store: Store
     index: Index  # entries only
-    items: Index  # feed items only: a poll never touches the entry index, its searcher or caches
+    items: ItemIndex  # feed items only (SQLite FTS5): a poll never touches the entry index or its caches
 
     @classmethod
     def open(cls, root: Path | str | None = None, cfg: Config | None = None, *, rebuild: bool = False) -> Workspace:
@@ -36,7 +37,7 @@ class Workspace:
         cfg = cfg or _config.load(root)
         store = Store.open(cfg.state_path, cfg.cache_path, legacy=cfg.db_path, repair_cache=rebuild)
         synonyms = cfg.entries_dir / SYNONYMS_FILE
-        return cls(cfg, store, Index(cfg.index_dir, synonyms), Index(items_index_dir(cfg), synonyms))
+        return cls(cfg, store, Index(cfg.index_dir, synonyms), ItemIndex(items_index_dir(cfg), synonyms))
 
     def close(self) -> None:
         self.index.close()

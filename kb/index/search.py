@@ -1,9 +1,9 @@
 """The full-text index (Whoosh). With the rest of `kb.index`, the only code that imports `whoosh`.
 
 The index is a cache, rebuilt from the entries and the database beside the live one, then swapped
-in (`kb.sync`); an `Index` notices the swap. Two folders, one schema: `var/index/` holds the entries
-(`kind=entry`), `var/items-index/` the feed items (`kind=item`), so a poll never invalidates the
-entry search's searcher and caches.
+in (`kb.sync`); an `Index` notices the swap. `var/index/` holds the entries
+(`kind=entry`); the feed items are in their own SQLite FTS5 index (`kb.index.items`), so a poll
+never invalidates the entry search's searcher and caches.
 
 Locking: Whoosh allows one writer at a time, across processes, with its own lock file. Every
 write goes through `Index.writer()`, which waits at most `WRITE_WAIT` seconds (well under
@@ -31,15 +31,15 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import FileIndex, LockError
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.query import And, NullQuery, Or, Query, Term
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from kb.errors import Busy, KbError, QueryError
-from kb.index import matching, similar
+from kb.index import matching
 from kb.index.query import Parsed, Reader
 from kb.index.ranking import Ranker, Unsupported
 from kb.index.segments import SegmentCache, keep
-from kb.index.similar import Similarity
 from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
 from kb.model.entry import Entry
@@ -375,20 +375,9 @@ class Index:
             docs = self._allowed_docs(searcher, And(restrict))
             return {n: self._segments.count_values(searcher, n, docs) for n in names}
 
-    # -- similarity (feed items against entries) --------------------------------------------
-
-    def similarity(
-        self,
-        source_id: str,
-        text: str,
-        candidates: Iterable[str],
-        numterms: int = 15,
-        exclude: Iterable[str] = (),
-        candidates_in: Index | None = None,
-    ) -> Similarity:
-        """How close each candidate (in `candidates_in`, else here) is to `source_id`'s text (`kb.index.similar`)."""
-        readers = [self.ix.reader()] + ([candidates_in.ix.reader()] if candidates_in is not None else [])
-        return similar.similarity(readers, source_id, text, candidates, numterms, exclude)
+    def reader(self) -> IndexReader:
+        """A reader of the index as it is now, for term statistics (`kb.index.similar`); close it after use."""
+        return self.ix.reader()
 
 
 def _abandon(w: IndexWriter) -> None:

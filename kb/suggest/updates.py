@@ -4,7 +4,7 @@ The item must mention the entry's watch terms (`keywords`, or its title when it 
 synonym from entries/synonyms.yaml counts) at least `suggest.min_keyword_hits` times, share
 MIN_RISK_TERMS key terms with one of the entry's risks, *and* either its Whoosh similarity to
 the whole note reaches `suggest.update_threshold` or its similarity to that one risk reaches
-RISK_ALONE (see `kb.index.search.Index.similarity`). Reasons are in words, not scores. Accepting adds the
+RISK_ALONE (see `kb.index.similar`). Reasons are in words, not scores. Accepting adds the
 item as a source of the entry. A dismissed pair (entry, item) never comes back.
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.clock import now
-from kb.index.similar import Similarity
+from kb.index.search import entry_document
+from kb.index.similar import Collection, Similarity
 from kb.model import synonyms as synonyms_file
 from kb.model.entry import Entry
 from kb.store.transactions import writing
@@ -84,14 +85,14 @@ class _Match:
         return max(self.share, self.risk_share * RISK_WEIGHT)
 
 
-def _match(ws: Workspace, entry: Entry, hits_by_item: dict[int, list[str]]) -> dict[int, _Match]:
+def _match(collection: Collection, entry: Entry, hits_by_item: dict[int, list[str]]) -> dict[int, _Match]:
     """Each item's similarity to the whole note and to the entry's closest risk."""
-    candidates = [f"item:{i}" for i in hits_by_item]
+    candidates = list(hits_by_item)
+    document = entry_document(entry)
+    source = (document["title"], document["body"])
 
     def sim(text: str, numterms: int) -> Similarity:
-        return ws.index.similarity(
-            f"entry:{entry.slug}", text, candidates, numterms=numterms, exclude=STOPWORDS, candidates_in=ws.items
-        )
+        return collection.similarity(source, text, candidates, numterms=numterms, exclude=STOPWORDS)
 
     whole = sim(key_text(entry), KEY_TERMS)
     out = {}
@@ -136,14 +137,18 @@ def match_updates(ws: Workspace, item_ids: list[int], report: SuggestReport) -> 
         for slug, found in terms.find(f"{row['title']}\n{row['text']}").items():
             if len(found) >= max(1, settings.min_keyword_hits):
                 hits[slug][row["id"]] = sorted(found, key=str.lower)
-    for entry in entries:
-        if not hits.get(entry.slug):
-            continue
-        for item_id, m in _match(ws, entry, hits[entry.slug]).items():
-            if _enough(m, threshold):
-                best[item_id].append((entry, m))
-            elif item_id not in near or m.score > near[item_id][1].score:
-                near[item_id] = (entry, m)
+    collection = Collection(ws.index.reader(), ws.items)
+    try:
+        for entry in entries:
+            if not hits.get(entry.slug):
+                continue
+            for item_id, m in _match(collection, entry, hits[entry.slug]).items():
+                if _enough(m, threshold):
+                    best[item_id].append((entry, m))
+                elif item_id not in near or m.score > near[item_id][1].score:
+                    near[item_id] = (entry, m)
+    finally:
+        collection.close()
     stamp = now()
     with writing(db):
         for row in rows:

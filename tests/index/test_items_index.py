@@ -1,6 +1,6 @@
-"""Issue 14: feed items have their own index (`var/items-index/`), so a poll never commits to the
-entries' index (nor throws away its searcher and caches); rebuilds, suggestions and
-`kb feeds items QUERY` use the items' index."""
+"""Issue 14: feed items have their own index (SQLite FTS5 in `var/items-index/`), so a poll never
+commits to the entries' index (nor throws away its searcher and caches); rebuilds, suggestions
+and `kb feeds items QUERY` use the items' index."""
 
 from __future__ import annotations
 
@@ -10,10 +10,19 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 from feedserver import feed_server, feed_yaml, feeds_kb  # noqa: F401
+from whoosh.filedb.filestore import FileStorage
+from whoosh.query import Or, Term
+from whoosh.reading import MultiReader
+from whoosh.searching import Searcher
 
 from kb.cli.main import main
+from kb.feeds import items as feed_items
 from kb.feeds.poller import Poller
-from kb.index.search import entry_document
+from kb.index.search import SCHEMA, entry_document
+from kb.index.similar import Collection
+from kb.index.snippets import STEM
+from kb.index.terms import terms
+from kb.suggest.text import STOPWORDS
 from kb.sync import update_index
 from kb.workspace import Workspace, items_index_dir
 
@@ -75,13 +84,49 @@ def test_finding_14_an_entry_index_still_holding_items_is_rebuilt_without_them(w
     assert ws.index.count("item") == 0 and ws.items.count("item") == 3
 
 
-def test_finding_14_similarity_scores_items_in_their_index_against_an_entry(ws):
+def _whoosh_similarity(ws: Workspace, entry_slug: str, text: str, numterms: int) -> dict[str, float]:
+    """The model as Whoosh computes it, with the items in a Whoosh index of the same schema beside
+    the entries' (how it was computed before items moved to FTS5): the reference."""
+    (ws.cfg.root / "whoosh-items").mkdir(exist_ok=True)
+    items_ix = FileStorage(str(ws.cfg.root / "whoosh-items")).create_index(SCHEMA)
+    with items_ix.writer() as w:
+        for doc in feed_items.pending_documents(
+            ws.store, ids=[r[0] for r in ws.store.db.execute("SELECT id FROM feed_items")]
+        ):
+            w.add_document(**{k: v for k, v in doc.items() if k != "summary"})
+    reader = MultiReader([ws.index.ix.reader(), items_ix.reader()])
+    with Searcher(reader) as searcher:
+        stems = searcher.key_terms_from_text("body", text, numterms=numterms * 2)
+        stems = [(t, w) for t, w in stems if t not in STOPWORDS][:numterms]
+        query = Or([Term(name, t, boost=w) for t, w in stems for name in ("title", "body")])
+        base = searcher.search(query, filter=Term("id", f"entry:{entry_slug}"), limit=1)[0].score
+        items_only = Term("kind", "item")
+        return {
+            hit["id"]: round(min(1.0, hit.score / base), 3)
+            for hit in searcher.search(query, filter=items_only, limit=None)
+        }
+
+
+def test_finding_14_similarity_of_items_in_their_fts5_index_is_whooshs_model_over_both_indexes(ws):
     poll(ws)
     entry = ws.store.entry("consumer-drones", ws.cfg.entries_dir)
-    ids = [f"item:{r[0]}" for r in ws.store.db.execute("SELECT id FROM feed_items ORDER BY id")]
-    sim = ws.index.similarity(f"entry:{entry.slug}", entry.body, ids, candidates_in=ws.items)
-    assert sim.terms and any(share > 0 for share, _ in sim.scores.values())
-    assert ws.index.similarity(f"entry:{entry.slug}", entry.body, ids).scores == {}  # not in the entries' index
+    document = entry_document(entry)
+    ids = [r[0] for r in ws.store.db.execute("SELECT id FROM feed_items ORDER BY id")]
+    collection = Collection(ws.index.reader(), ws.items)
+    try:
+        for text, numterms in ((entry.body, 15), (entry.risks[0].description, 10)):
+            sim = collection.similarity((document["title"], document["body"]), text, ids, numterms, STOPWORDS)
+            assert sim.terms and any(share > 0 for share, _ in sim.scores.values())
+            expected = _whoosh_similarity(ws, entry.slug, text, numterms)
+            assert {k: v for k, v in expected.items() if v} == {k: s for k, (s, _) in sim.scores.items() if s}
+    finally:
+        collection.close()
+
+
+def test_finding_14_the_items_analyser_makes_the_terms_whoosh_makes(ws):
+    text = "\n".join(p.read_text() for p in sorted(ws.cfg.entries_dir.glob("*.md")))
+    text += " İstanbul ŞEHİR straße ǅemal x.y.z 3.5 a_b **bold** naïve café 10,000 U.K. über Ⅻ ½ 𝔘nicode wi*ld"
+    assert terms(text) == [t.text for t in STEM(text)]
 
 
 def test_finding_14_kb_feeds_items_query_searches_the_items_index(ws):
