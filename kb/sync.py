@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,9 @@ def rebuild_items(cfg: Config, store: Store, idx: ItemIndex) -> ItemIndex:
     lost in the swap (a writer that was waiting finds the new index and writes there)."""
     feeds, _ = feedlist.load(cfg.feeds_file, cfg.display(cfg.feeds_file))
     tags = items.feed_tags(store, feeds)
-    with idx.writer():
+    with ExitStack() as live:
+        with suppress(KbError):  # a damaged index: no poll can write to it either
+            live.enter_context(idx.writer())
         item_ids = [row[0] for row in store.db.execute("SELECT id FROM feed_items ORDER BY id")]
         build = ItemIndex(build_folder(idx.path))
         try:

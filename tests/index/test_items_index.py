@@ -18,7 +18,8 @@ from whoosh.searching import Searcher
 from kb.cli.main import main
 from kb.feeds import items as feed_items
 from kb.feeds.poller import Poller
-from kb.index.search import SCHEMA, entry_document
+from kb.index.items import FILE
+from kb.index.search import SCHEMA, Index, entry_document
 from kb.index.similar import Collection
 from kb.index.snippets import STEM
 from kb.index.terms import terms
@@ -134,3 +135,36 @@ def test_finding_14_kb_feeds_items_query_searches_the_items_index(ws):
     result = CliRunner().invoke(main, ["--root", str(ws.cfg.root), "feeds", "items", "quadcopter", "--json"])
     assert result.exit_code == 0, result.output
     assert "seize a quadcopter" in result.output and "catering award" not in result.output
+
+
+def test_a_damaged_items_index_is_made_again_by_the_next_kb_index(ws):
+    poll(ws)
+    ws.close()
+    (ws.items.path / FILE).write_bytes(b"not a database" * 1000)
+    for extra in ws.items.path.glob(f"{FILE}-*"):
+        extra.unlink()
+    again = Workspace.open(ws.cfg.root)
+    try:
+        update_index(again)
+        assert again.items.count("item") == 3 and again.items.search("quadcopter").total == 2
+    finally:
+        again.close()
+
+
+def test_an_items_index_from_before_fts5_is_rebuilt_with_every_item(ws):
+    poll(ws)
+    docs = list(feed_items.pending_documents(ws.store, ids=[1, 2, 3]))
+    ws.close()
+    shutil.rmtree(ws.items.path)  # as a var/ from the last version: a Whoosh index in items-index/
+    old = Index(ws.items.path)
+    with old.writer() as w:
+        for doc in docs:
+            w.put(**doc)
+    old.close()
+    again = Workspace.open(ws.cfg.root)
+    try:
+        update_index(again)
+        assert again.items.count("item") == 3 and again.items.search("quadcopter").total == 2
+        assert not list(again.items.path.glob("*.toc"))  # the Whoosh files are gone with the old folder
+    finally:
+        again.close()
