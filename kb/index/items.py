@@ -1,7 +1,7 @@
 """The feed items' index: SQLite FTS5 in `var/items-index/items.sqlite`, apart from the entries'
 Whoosh index, so a poll never throws away the entry search's searcher and caches.
 
-Items are many, short, plain text and written by every poll: FTS5 writes one in ~0.1 ms,
+Items are many, short, plain text and written by every poll: this index writes one in ~0.2 ms,
 where Whoosh took ~1 ms. Each item is stored as its terms (`kb.index.terms`: the words the
 entries' analyser makes, stemmed), so a query read by `kb.index.query` (phrases, fields, NOT,
 prefixes, spellings, synonyms) finds the same words in items as in entries, and the similarity
@@ -28,9 +28,11 @@ from typing import Any
 from whoosh import query as wq
 
 from kb.errors import Busy, KbError, QueryError
-from kb.index.query import Parsed, Reader
+from kb.index.language import closest, surface
+from kb.index.matching import CANDIDATES, PREFIX
+from kb.index.query import Parsed, Reader, Word
 from kb.index.search import ALIASES, FEW, SCHEMA, SEARCHABLE, TEXT_FIELDS, WRITE_WAIT, Audience, Hit, Results
-from kb.index.snippets import snippet
+from kb.index.snippets import STEM, snippet
 from kb.index.terms import terms
 
 FILE = "items.sqlite"
@@ -187,22 +189,20 @@ class ItemIndex:
         out = Results(query=text, total=0, page=page, per_page=per_page, hits=[])
         if audience is not None or "item" not in kinds:
             return out
-        marked: set[str] = set()
-        every = _fts(parsed.query, marked)
-        if every is None:
-            return out
         with self._lock:
             db = self._connection()
-            complete = db.execute("SELECT count(*) FROM words WHERE words MATCH ?", (every,)).fetchone()[0]
-            out.total = out.complete = complete
-            some = None
-            if complete < FEW and parsed.clauses:
-                parts = [p for c in parsed.clauses if (p := _fts(c, marked)) is not None]
-                some = f"({' OR '.join(parts)}) NOT ({every})" if parts else None
-                out.total += db.execute("SELECT count(*) FROM words WHERE words MATCH ?", (some,)).fetchone()[0]
-            ranked = self._ranked(db, every, some, complete, (page - 1) * per_page, per_page)
+            found = _Found.of(db, parsed)
+            if parsed.words and not found.complete:
+                fixed = parsed.replaced(self._corrections(db, parsed))
+                again = _Found.of(db, self.read(fixed)) if fixed != parsed.text else None
+                if again and again.complete:
+                    found, out.corrected = again, fixed
+                elif again:
+                    out.suggestion = fixed
+            out.total, out.complete = found.total, found.complete
+            ranked = found.ranked(db, (page - 1) * per_page, per_page)
             shown = _rows(db, [rowid for rowid, _ in ranked])
-        words = frozenset(marked)
+        words = frozenset(found.marked)
         for rowid, score in ranked:
             row = shown.get(rowid)
             if row is None:
@@ -220,16 +220,30 @@ class ItemIndex:
             out.hits.append(hit)
         return out
 
-    @staticmethod
-    def _ranked(
-        db: sqlite3.Connection, every: str, some: str | None, complete: int, start: int, size: int
-    ) -> list[tuple[int, float]]:
-        """The page's (item id, score): items with every word first, then those with some."""
-        sql = "SELECT rowid, -rank FROM words WHERE words MATCH ? ORDER BY rank LIMIT ? OFFSET ?"
-        out = db.execute(sql, (every, size, start)).fetchall() if start < complete else []
-        if some and len(out) < size:
-            out += db.execute(sql, (some, size - len(out), max(0, start - complete))).fetchall()
-        return [(int(r), float(s)) for r, s in out]
+    def _corrections(self, db: sqlite3.Connection, parsed: Parsed) -> dict[Word, str]:
+        """For each word that finds no item, the nearest word that does (`kb.index.language`):
+        fewest edits, then the commonest."""
+        out = {}
+        for word in parsed.words:
+            if _count(db, self._read_or_none(word.text)):
+                continue
+            typed = word.text.lower()
+            vocabulary = db.execute(
+                "SELECT term, max(doc) FROM vocab WHERE term >= ? AND term < ? AND col != 'tags' GROUP BY term",
+                (typed[:PREFIX], typed[:PREFIX] + "\U0010ffff"),
+            ).fetchall()
+            for _, _, term in closest(typed, vocabulary)[:CANDIDATES]:
+                shown = surface(word.text, term, _seen(db, term))
+                if _count(db, self._read_or_none(shown)):
+                    out[word] = shown
+                    break
+        return out
+
+    def _read_or_none(self, text: str) -> Parsed | None:
+        try:
+            return self.read(text)
+        except QueryError:
+            return None
 
     # -- for the similarity of items to entries -----------------------------------------------
 
@@ -308,6 +322,61 @@ class ItemWriter:
         rowid = _rowid(doc_id)
         self._db.execute("DELETE FROM words WHERE rowid = ?", (rowid,))
         self._db.execute("DELETE FROM shown WHERE id = ?", (rowid,))
+
+
+@dataclass
+class _Found:
+    """What a parsed query finds: FTS5 queries for items with all the words and with only some."""
+
+    every: str | None
+    some: str | None
+    complete: int
+    total: int
+    marked: set[str]
+
+    @classmethod
+    def of(cls, db: sqlite3.Connection, parsed: Parsed) -> _Found:
+        marked: set[str] = set()
+        every = _fts(parsed.query, marked)
+        complete = _matches(db, every)
+        some = None
+        if complete < FEW and parsed.clauses and every is not None:
+            parts = [p for c in parsed.clauses if (p := _fts(c, marked)) is not None]
+            some = f"({' OR '.join(parts)}) NOT ({every})" if parts else None
+        return cls(every, some, complete, complete + _matches(db, some), marked)
+
+    def ranked(self, db: sqlite3.Connection, start: int, size: int) -> list[tuple[int, float]]:
+        """The page's (item id, score): items with every word first, then those with some."""
+        sql = "SELECT rowid, -rank FROM words WHERE words MATCH ? ORDER BY rank LIMIT ? OFFSET ?"
+        out = db.execute(sql, (self.every, size, start)).fetchall() if start < self.complete else []
+        if self.some and len(out) < size:
+            out += db.execute(sql, (self.some, size - len(out), max(0, start - self.complete))).fetchall()
+        return [(int(r), float(s)) for r, s in out]
+
+
+def _matches(db: sqlite3.Connection, match: str | None) -> int:
+    return db.execute("SELECT count(*) FROM words WHERE words MATCH ?", (match,)).fetchone()[0] if match else 0
+
+
+def _count(db: sqlite3.Connection, parsed: Parsed | None) -> int:
+    """How many items a parsed query finds (0 when it cannot be read or searched)."""
+    if parsed is None:
+        return 0
+    try:
+        return _matches(db, _fts(parsed.query, set()))
+    except QueryError:
+        return 0
+
+
+def _seen(db: sqlite3.Connection, term: str, limit: int = 3) -> list[str]:
+    """Words of a few items' titles and summaries that stem to `term` (real words to show)."""
+    rows = db.execute(
+        "SELECT s.title, s.summary FROM words JOIN shown s ON s.id = words.rowid WHERE words MATCH ? LIMIT ?",
+        (_quote(term), limit),
+    ).fetchall()
+    return [
+        t.original for title, summary in rows for t in STEM(f"{title} {summary}", keeporiginal=True) if t.text == term
+    ]
 
 
 def _rowid(doc_id: str) -> int:

@@ -149,3 +149,11 @@ def test_a_writer_held_by_another_process_is_busy_with_a_sentence_and_loses_noth
         w.add(id="item:5", title="Fifth", body="after the other writer")
     assert index.count("item") == 5
     index.close()
+
+
+def test_a_misspelt_word_is_corrected_from_the_items_own_words(idx):
+    results = idx.search("quadcoptor")
+    assert results.corrected == "quadcopter" and [h.id for h in results.hits] == ["item:1"]
+    results = idx.search("ransomwear council")
+    assert results.corrected == "ransomware council" and [h.id for h in results.hits] == ["item:3"]
+    assert idx.search("zzqxv").corrected == "" and idx.search("zzqxv").total == 0
