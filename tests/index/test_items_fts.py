@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from kb.errors import Busy, KbError, QueryError
 from kb.index.items import FILE, ItemIndex
+from kb.store.housekeeping import swap_in
 
 ITEMS = {
     1: ("Police seize a quadcopter over HMP Altcourse", "Prison staff saw the drone drop phones and drugs."),
@@ -157,3 +159,29 @@ def test_a_misspelt_word_is_corrected_from_the_items_own_words(idx):
     results = idx.search("ransomwear council")
     assert results.corrected == "ransomware council" and [h.id for h in results.hits] == ["item:3"]
     assert idx.search("zzqxv").corrected == "" and idx.search("zzqxv").total == 0
+
+
+def test_a_poll_waiting_on_a_rebuild_writes_into_the_index_swapped_in(tmp_path, idx):
+    poller = ItemIndex(idx.path)  # as the scheduler's process, with its own connection
+    assert poller.count("item") == 4
+    started, done = threading.Event(), threading.Event()
+
+    def poll() -> None:
+        started.set()
+        with poller.writer() as w:  # waits while the rebuild holds the live file's lock
+            w.add(id="item:9", title="Polled during the rebuild", body="kept")
+        done.set()
+
+    with idx.writer():  # what kb.sync.rebuild_items holds while it builds and swaps
+        thread = threading.Thread(target=poll)
+        thread.start()
+        started.wait(5)
+        build = ItemIndex(tmp_path / "build")
+        with build.writer() as w:
+            w.add(id="item:1", title="Rebuilt", body="from the state database")
+        build.close()
+        swap_in(build.path, idx.path)
+    thread.join(30)
+    assert done.is_set()
+    assert sorted(ids(ItemIndex(idx.path), "rebuilt OR polled")) == [1, 9]
+    poller.close()
