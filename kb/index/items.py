@@ -74,13 +74,6 @@ class ItemIndex:
         self._db: sqlite3.Connection | None = None
         self._inode = 0
 
-    @classmethod
-    def recreate(cls, path: Path, synonyms: Path | None = None) -> ItemIndex:
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
-        return cls(path, synonyms)
-
     # -- the file ----------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
@@ -194,7 +187,8 @@ class ItemIndex:
             found = _Found.of(db, parsed)
             if parsed.words and not found.complete:
                 fixed = parsed.replaced(self._corrections(db, parsed))
-                again = _Found.of(db, self.read(fixed)) if fixed != parsed.text else None
+                reread = self._read_or_none(fixed) if fixed != parsed.text else None
+                again = _Found.of(db, reread) if reread else None
                 if again and again.complete:
                     found, out.corrected = again, fixed
                 elif again:
