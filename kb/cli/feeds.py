@@ -194,7 +194,7 @@ def feeds_export(c: Context, output: Path | None) -> None:
 @pass_ctx
 def feeds_items(c: Context, query: tuple[str, ...], feed_url: str | None, limit: int, as_json: bool) -> None:
     """Recent feed items, newest first, with what the suggester decided; or search them with QUERY
-    (Whoosh syntax, as kb search)."""
+    (as kb search: words, "phrases", title: and tag:, AND, OR, NOT, prefix*)."""
     ws = c.ws
     text = " ".join(query).strip()
     if text:
