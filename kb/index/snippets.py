@@ -9,14 +9,17 @@ written in a body stay, as escaped text), and a fragment always starts and ends 
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from whoosh import highlight
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis.tokenizers import default_pattern
 
 STEM = StemmingAnalyzer()  # the analyser of every stemmed field, and of highlighting
 ELLIPSIS = "…"
@@ -61,42 +64,6 @@ def plain(markdown: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
-class _Marker(highlight.Formatter):
-    """Matched terms in <mark>; the rest HTML-escaped, so snippets are safe to show. Fragments
-    are widened to the spaces around them, joined where they meet, and separated by … where
-    text is left out (and at the ends, when the text goes on)."""
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{highlight.htmlescape(highlight.get_text(text, token, replace))}</mark>"
-
-    def format(self, fragments: list[Any], replace: bool = False) -> str:
-        if not fragments:
-            return ""
-        text = fragments[0].text
-        spans: list[list[Any]] = []  # [start, end, matches] of each stretch shown, in order
-        for fragment in sorted(fragments, key=lambda f: f.startchar):
-            start, end = _widen(text, fragment.startchar, fragment.endchar)
-            if spans and start <= spans[-1][1] + 1:  # overlapping or next to each other: one stretch
-                spans[-1][1] = max(spans[-1][1], end)
-                spans[-1][2] += fragment.matches
-            else:
-                spans.append([start, end, list(fragment.matches)])
-        out = [ELLIPSIS + " " if spans[0][0] > 0 else ""]
-        for n, (start, end, matches) in enumerate(spans):
-            if n:
-                out.append(f" {ELLIPSIS} ")
-            at = start
-            for t in sorted({(t.startchar, t.endchar): t for t in matches}.values(), key=lambda t: t.startchar):
-                if t.startchar < at:
-                    continue
-                out.append(highlight.htmlescape(text[at : t.startchar]))
-                out.append(self.format_token(text, t, replace))
-                at = t.endchar
-            out.append(highlight.htmlescape(text[at:end]))
-        out.append(" " + ELLIPSIS if spans[-1][1] < len(text) else "")
-        return "".join(out)
-
-
 def _widen(text: str, start: int, end: int) -> tuple[int, int]:
     """`start` back and `end` forward to the nearest white space (or the ends of `text`)."""
     while start > 0 and not text[start - 1].isspace():
@@ -120,7 +87,7 @@ def snippet(summary: str, words: frozenset[str], body_of: Callable[[], str] | No
             head = f"{ELLIPSIS} " if before and not fragment.startswith(ELLIPSIS) else ""
             tail = f" {ELLIPSIS}" if after and not fragment.endswith(ELLIPSIS) else ""
             return head + fragment + tail
-    return highlight.htmlescape(clip(summary, SHORT))
+    return html.escape(clip(summary, SHORT))
 
 
 def clip(text: str, size: int) -> str:
@@ -132,11 +99,118 @@ def clip(text: str, size: int) -> str:
 
 
 def _highlight(text: str, words: frozenset[str]) -> str:
+    """The best `TOP` fragments of `text` with the words that analyse to one of `words` marked,
+    as Whoosh's `highlight` with its `ContextFragmenter(maxchars=200, surround=60)` and basic
+    scorer gives them: widened to the spaces around them, joined where they meet, separated by
+    … where text is left out (and at the ends, when the text goes on), the rest HTML-escaped.
+    Each distinct word is analysed once (`_term`), not the whole text on every hit."""
     if not text:
         return ""
-    return highlight.highlight(
-        text, words, STEM, highlight.ContextFragmenter(maxchars=200, surround=60), _Marker(), top=2
-    )
+    return _format(text, _best(_fragments(text, words)))
+
+
+TOP = 2  # fragments shown
+MAXCHARS = 200  # characters of words in one fragment, at most
+SURROUND = 60  # characters of context before the first and after the last marked word
+CHARLIMIT = highlight.DEFAULT_CHARLIMIT  # words ending past this are not looked at
+
+# (start, end, term) of a marked word; (start, end, marked words) of a fragment
+_Mark = tuple[int, int, str]
+_Fragment = tuple[int, int, list[_Mark]]
+
+
+def _fragments(text: str, words: frozenset[str]) -> list[_Fragment]:
+    """The fragments around the marked words, cut as Whoosh's `ContextFragmenter` cuts them:
+    up to `SURROUND` characters of words before the first mark, and the fragment ends once
+    `SURROUND` characters of words follow the last one or it holds `MAXCHARS` characters."""
+    out: list[_Fragment] = []
+    first: int | None = None  # where the fragment being built starts
+    before: deque[int] = deque()  # starts of the words just before it, within SURROUND
+    countdown = -1  # characters of words still to take; < 0 outside a fragment
+    marks: list[_Mark] = []
+    size = 0  # characters of words in the fragment
+    end = 0
+    for token in _TOKENS.finditer(text):
+        start, end = token.span()
+        if end > CHARLIMIT:
+            break
+        length = end - start
+        term = _term(token.group())
+        matched = term in words
+        if countdown < 0 and not matched:
+            before.append(start)
+            while before and end - before[0] > SURROUND:
+                before.popleft()
+        elif size + length > MAXCHARS:
+            countdown = 0
+        elif matched:
+            countdown = SURROUND
+            if first is None:
+                first = before[0] if before else start
+                countdown += 0 if before else SURROUND  # no words before: more after
+            marks.append((start, end, term))
+        if countdown >= 0:
+            size += length
+            countdown -= length
+            if countdown <= 0:
+                out.append((first if first is not None else start, end, marks))
+                marks, before, first, size = [], deque(), None, 0
+    if marks:
+        out.append((first if first is not None else 0, end, marks))
+    return out
+
+
+def _best(fragments: list[_Fragment]) -> list[_Fragment]:
+    """The `TOP` fragments with the most marks times the most distinct words (later first among
+    equals, as Whoosh's `BasicFragmentScorer` and `top_fragments` choose), in text order."""
+    scored = [(len(marks) * len({t for _, _, t in marks}), start, end, marks) for start, end, marks in fragments]
+    best = heapq.nlargest(TOP, [s for s in scored if s[0]], key=lambda s: s[:2])
+    return sorted(s[1:] for s in best)
+
+
+def _format(text: str, fragments: list[_Fragment]) -> str:
+    """`fragments` widened to the spaces around them and joined where they overlap or touch, the
+    marked words in <mark>, everything else escaped."""
+    if not fragments:
+        return ""
+    spans: list[list[Any]] = []  # [start, end, marks] of each stretch shown, in order
+    for start, end, marks in fragments:
+        start, end = _widen(text, start, end)
+        if spans and start <= spans[-1][1] + 1:  # overlapping or next to each other: one stretch
+            spans[-1][1] = max(spans[-1][1], end)
+            spans[-1][2] += marks
+        else:
+            spans.append([start, end, list(marks)])
+    out = [ELLIPSIS + " " if spans[0][0] > 0 else ""]
+    for n, (start, end, marks) in enumerate(spans):
+        if n:
+            out.append(f" {ELLIPSIS} ")
+        at = start
+        for mark_start, mark_end in sorted({(s, e) for s, e, _ in marks}):
+            if mark_start < at:
+                continue
+            out.append(html.escape(text[at:mark_start]))
+            out.append(f"<mark>{html.escape(text[mark_start:mark_end])}</mark>")
+            at = mark_end
+        out.append(html.escape(text[at:end]))
+    out.append(" " + ELLIPSIS if spans[-1][1] < len(text) else "")
+    return "".join(out)
+
+
+_TOKENS = default_pattern  # the words `STEM` finds in a text
+_TERMS: dict[str, str] = {}  # word as written -> the term `STEM` makes of it
+_TERMS_KEPT = 50_000
+
+
+def _term(word: str) -> str:
+    """The term `STEM` makes of one word found by `_TOKENS` (lower case; stemmed unless it is a
+    stop word), kept: the analysis is the same wherever the word stands."""
+    term = _TERMS.get(word)
+    if term is None:
+        if len(_TERMS) >= _TERMS_KEPT:
+            _TERMS.clear()
+        term = _TERMS[word] = next(iter(STEM(word, mode="query", removestops=False))).text
+    return term
 
 
 @lru_cache(maxsize=256)

@@ -293,6 +293,24 @@ def test_finding_6_snippets_come_from_the_rendered_text_and_end_at_words(ws):
     assert words[0] in body.split() and words[-1] in body.split()  # whole words at both ends
 
 
+def test_snippets_mark_every_form_of_the_words_in_the_best_two_fragments():
+    text = (
+        "A relay attack on keyless cars: thieves relayed the fob signal. "
+        + "Filler words about other things go here. " * 6
+        + "Relaying &lt;b&gt; signals <b>again</b>; the relay's range grows."
+    )
+    assert snippet(text, frozenset({"relai", "signal"}), None) == (
+        "A <mark>relay</mark> attack on keyless cars: thieves <mark>relayed</mark> the fob <mark>signal</mark>. "
+        "Filler words about other things go here. Filler words about other … things go here. Filler words "
+        "about other things go here. <mark>Relaying</mark> &lt;b&gt; <mark>signals</mark> "
+        "&lt;b&gt;again&lt;/b&gt;; the <mark>relay</mark>&#x27;s range grows."
+    )
+    # a word whose stem is not how it begins (visibility -> visibl) is marked too, never a part of a word
+    shown = snippet("Visibility of the visible signs: invisible " + "x " * 200, frozenset({"visibl"}), None)
+    assert shown.startswith("<mark>Visibility</mark> of the <mark>visible</mark> signs: invisible x")
+    assert shown.endswith(" …")
+
+
 def test_a_summary_without_the_words_is_shown_up_to_a_space():
     shown = snippet("word " * 100, frozenset({"absent"}), None)
     assert shown.endswith(" …") and shown.rstrip(" …").endswith("word") and len(shown) < 250
