@@ -65,7 +65,7 @@ class Ranker:
         self.B, self.K1 = searcher.weighting.B, searcher.weighting.K1
         self.leaves = [(s.reader(), offset) for s, offset in searcher.leaf_searchers()]
         self.doc_count = searcher.doc_count_all()
-        self._lengths: dict[tuple[int, str], list[int]] = {}
+        self._lengths: dict[tuple[int, str], list[float]] = {}  # (leaf, field) -> `_length_terms`
         self._cache: dict[tuple[str, bytes], _Postings] = {}  # least recently used first
         self._cached = 0  # postings held in the cache
         self.terms: set[tuple[str, str]] = set()  # (field, text) of every term looked up by the last `scores`
@@ -88,20 +88,28 @@ class Ranker:
             raise Unsupported(type(q).__name__)
         return method(self, q)
 
+    def _shared(self, q: wq.Query) -> Scores:
+        """`q`'s scores, to be read only: an unboosted term's are the postings cache's own dict,
+        not a copy (an Or of eight fields per word made eight copies of large dicts)."""
+        if type(q) is wq.Term and q.boost == 1.0:
+            btext = self._term_bytes(q.fieldname, q.text)
+            return self._read(q.fieldname, btext).scores if btext is not None else {}
+        return self._eval(q)
+
     def _eval_term(self, q: wq.Term) -> Scores:
         return self._term(q.fieldname, q.text, q.boost)
 
     def _eval_or(self, q: wq.Or) -> Scores:
         if q.scale is not None or q.minmatch:
             raise Unsupported("scaled or minimum-match Or")
-        return _boost(_union(self._eval(s) for s in q.subqueries), q.boost)
+        return _boost(_union([self._shared(s) for s in q.subqueries]), q.boost)
 
     def _eval_and(self, q: wq.And) -> Scores:
         positive = [s for s in q.subqueries if type(s) is not wq.Not]
         negative = [s for s in q.subqueries if type(s) is wq.Not]
         if not positive:
             raise Unsupported("an And of only negations")
-        out = _intersection([self._eval(s) for s in positive])
+        out = _intersection([self._shared(s) for s in positive])
         for n in negative:
             for docnum in self._eval(n.query).keys() & out.keys():
                 del out[docnum]
@@ -130,15 +138,24 @@ class Ranker:
         return {}
 
     def _term(self, field: str, text: Any, boost: float) -> Scores:
+        btext = self._term_bytes(field, text)
+        if btext is None:
+            return {}
+        if boost == 1.0:
+            return dict(self._read(field, btext).scores)
+        return {d: s * boost for d, s in self._read(field, btext).scores.items()}
+
+    def _term_bytes(self, field: str, text: Any) -> bytes | None:
+        """The term as the index stores it (None when `field` cannot hold it), noted in `terms`."""
         schema = self.searcher.schema
         if field not in schema:
-            return {}
+            return None
         try:
             btext = schema[field].to_bytes(text) if not isinstance(text, bytes) else text
         except ValueError:
-            return {}
+            return None
         self.terms.add((field, btext.decode("utf-8", "replace")))
-        return _boost(dict(self._read(field, btext).scores), boost)
+        return btext
 
     def _read(self, field: str, btext: bytes, positions: bool = False) -> _Postings:
         """A term's scored postings (and, if asked, its raw position data), kept while this
@@ -154,19 +171,21 @@ class Ranker:
         values: dict[int, bytes] | None = {} if positions else None
         if fieldobj.scorable:
             idf = self.searcher.idf(field, btext)
-            avgfl = self.searcher.avg_field_length(field) or 1
-            k1p1, norm, per_len = self.K1 + 1, self.K1 * (1 - self.B), self.K1 * self.B / avgfl
+            k1p1, norm = self.K1 + 1, self.K1 * (1 - self.B)
         for leaf, (reader, offset) in enumerate(self.leaves):
             if (field, btext) not in reader:
                 continue
-            lengths = self._field_lengths(leaf, reader, field) if fieldobj.scorable else None
+            by_length = self._length_terms(leaf, reader, field) if fieldobj.scorable else None
             for ids, weights, vals in blocks(reader, field, btext, values=positions):
-                if lengths is not None:  # whoosh.scoring.bm25, with the constants taken out
-                    for docnum, tf in zip(ids, weights, strict=False):
-                        scores[docnum + offset] = idf * tf * k1p1 / (tf + norm + per_len * lengths[docnum])
+                if by_length is not None:  # whoosh.scoring.bm25, with the constants taken out
+                    scores.update(
+                        {
+                            docnum + offset: idf * tf * k1p1 / (tf + norm + by_length[docnum])
+                            for docnum, tf in zip(ids, weights, strict=False)
+                        }
+                    )
                 else:  # Whoosh scores an unscorable field by the posting's weight
-                    for docnum, tf in zip(ids, weights, strict=False):
-                        scores[docnum + offset] = tf
+                    scores.update({docnum + offset: tf for docnum, tf in zip(ids, weights, strict=False)})
                 if values is not None:
                     for docnum, value in zip(ids, vals, strict=False):
                         values[docnum + offset] = value
@@ -218,21 +237,29 @@ class Ranker:
             cached = self._keep((field, key), _Postings(scores, None))
         return _boost(dict(cached.scores), q.boost)
 
-    def _field_lengths(self, leaf: int, reader: Any, field: str) -> list[int]:
-        """Every document's length in `field` (as Whoosh stores it, one byte), read once."""
+    def _length_terms(self, leaf: int, reader: Any, field: str) -> list[float]:
+        """Every document's length term of BM25 in `field`: K1 * B / (the field's average length)
+        times the document's length in it (as Whoosh stores it, one byte), worked out once."""
         key = (leaf, field)
-        lengths = self._lengths.get(key)
-        if lengths is None:
-            perdoc = getattr(reader, "_perdoc", None)
-            column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN) if perdoc is not None else None
-            count = reader.doc_count_all()
-            if column is None:
-                lengths = [reader.doc_field_length(d, field, 1) or 1 for d in range(count)]
-            else:
-                table = _LENGTH_OF_BYTE
-                lengths = [table[b] or 1 for b in _column_bytes(column)][:count]  # as Whoosh's dfl(), default 1
-                lengths += [1] * (count - len(lengths))
-            self._lengths[key] = lengths
+        terms = self._lengths.get(key)
+        if terms is None:
+            per_len = self.K1 * self.B / (self.searcher.avg_field_length(field) or 1)
+            lengths = self._field_lengths(reader, field)
+            of_length = {length: per_len * length for length in set(lengths)}  # one float per length
+            terms = self._lengths[key] = [of_length[length] for length in lengths]
+        return terms
+
+    def _field_lengths(self, reader: Any, field: str) -> list[int]:
+        """Every document's length in `field` (as Whoosh stores it, one byte)."""
+        perdoc = getattr(reader, "_perdoc", None)
+        column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN) if perdoc is not None else None
+        count = reader.doc_count_all()
+        if column is None:
+            lengths = [reader.doc_field_length(d, field, 1) or 1 for d in range(count)]
+        else:
+            table = _LENGTH_OF_BYTE
+            lengths = [table[b] or 1 for b in _column_bytes(column)][:count]  # as Whoosh's dfl(), default 1
+            lengths += [1] * (count - len(lengths))
         return lengths
 
     # the scoring method per query type; matched exactly, so a subclass (which may score
@@ -302,25 +329,28 @@ def _near(positions: list[list[int]], slop: int) -> bool:
 # -- combining --------------------------------------------------------------------------------
 
 
-def _union(parts: Iterator[Scores] | list[Scores]) -> Scores:
+def _union(parts: list[Scores]) -> Scores:
+    """A new dict: every document of `parts` with the sum of its scores, added in the order of
+    `parts`. Only the documents in more than one part are added up one by one."""
     out: Scores = {}
     for part in parts:
         if not out:
             out = dict(part)
             continue
-        for docnum, s in part.items():
-            out[docnum] = out.get(docnum, 0.0) + s
+        both = {d: out[d] + part[d] for d in out.keys() & part.keys()}
+        out.update(part)
+        out.update(both)
     return out
 
 
 def _intersection(parts: list[Scores]) -> Scores:
+    """A new dict: the documents in every one of `parts`, with their scores added, smallest part first."""
     if not parts:
         return {}
     parts = sorted(parts, key=len)
-    out = {d: s for d, s in parts[0].items() if all(d in p for p in parts[1:])}
+    out = dict(parts[0])
     for part in parts[1:]:
-        for docnum in out:
-            out[docnum] += part[docnum]
+        out = {d: s + part[d] for d, s in out.items() if d in part}
     return out
 
 
