@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import html
 import re
-from collections import deque
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -131,42 +131,61 @@ _Fragment = tuple[int, int, list[_Mark]]
 def _fragments(text: str, words: frozenset[str]) -> list[_Fragment]:
     """The fragments around the marked words, cut as Whoosh's `ContextFragmenter` cuts them:
     up to `SURROUND` characters of words before the first mark, and the fragment ends once
-    `SURROUND` characters of words follow the last one or it holds `MAXCHARS` characters."""
+    `SURROUND` characters of words follow the last one or it holds `MAXCHARS` characters.
+    Only the words in and just before fragments are looked at one by one."""
+    tokens = list(_TOKENS.finditer(text))
+    forms = list(map(re.Match.group, tokens))
+    marked = {form for form in set(forms) if _term(form) in words}
+    hits = [n for n, form in enumerate(forms) if form in marked]
+    if not hits:
+        return []
+    words_at = _Words(list(map(re.Match.start, tokens)), list(map(re.Match.end, tokens)), forms, marked)
     out: list[_Fragment] = []
-    first: int | None = None  # where the fragment being built starts
-    before: deque[int] = deque()  # starts of the words just before it, within SURROUND
-    countdown = -1  # characters of words still to take; < 0 outside a fragment
-    marks: list[_Mark] = []
-    size = 0  # characters of words in the fragment
-    end = 0
-    for token in _TOKENS.finditer(text):
-        start, end = token.span()
-        if end > CHARLIMIT:
+    after = 0  # the first word after the last fragment
+    for hit in hits:
+        if hit >= words_at.limit:
             break
-        length = end - start
-        term = _term(token.group())
-        matched = term in words
-        if countdown < 0 and not matched:
-            before.append(start)
-            while before and end - before[0] > SURROUND:
-                before.popleft()
-        elif size + length > MAXCHARS:
-            countdown = 0
-        elif matched:
-            countdown = SURROUND
-            if first is None:
-                first = before[0] if before else start
-                countdown += 0 if before else SURROUND  # no words before: more after
-            marks.append((start, end, term))
-        if countdown >= 0:
-            size += length
-            countdown -= length
-            if countdown <= 0:
-                out.append((first if first is not None else start, end, marks))
-                marks, before, first, size = [], deque(), None, 0
-    if marks:
-        out.append((first if first is not None else 0, end, marks))
+        if hit >= after:
+            fragment, after = words_at.fragment(hit, after)
+            if fragment is not None:
+                out.append(fragment)
     return out
+
+
+class _Words:
+    """The words of a text (`_TOKENS`), by number: where each starts and ends, and which are marked."""
+
+    def __init__(self, starts: list[int], ends: list[int], forms: list[str], marked: set[str]):
+        self.starts, self.ends, self.forms, self.marked = starts, ends, forms, marked
+        self.limit = bisect_right(ends, CHARLIMIT)  # Whoosh stops at the first word ending past it
+
+    def fragment(self, hit: int, after: int) -> tuple[_Fragment | None, int]:
+        """The fragment marked word `hit` begins (no earlier fragment took words from `after` on),
+        and the first word after it."""
+        starts, ends = self.starts, self.ends
+        length = ends[hit] - starts[hit]
+        if length > MAXCHARS:  # Whoosh makes an empty fragment of it, never shown
+            return None, hit + 1
+        # the words before it: those that start within SURROUND of where the word before it ends
+        near = bisect_left(starts, ends[hit - 1] - SURROUND, after, hit) if hit > after else hit
+        first, countdown = (starts[near], SURROUND) if near < hit else (starts[hit], 2 * SURROUND)
+        marks = [(starts[hit], ends[hit], _term(self.forms[hit]))]
+        size, countdown, n = length, countdown - length, hit
+        while countdown > 0:
+            n += 1
+            if n >= self.limit:  # the text ends (or is no longer looked at) inside the fragment
+                return (first, ends[n] if n < len(ends) else ends[n - 1], marks), n
+            length = ends[n] - starts[n]
+            if size + length > MAXCHARS:
+                countdown = 0
+            elif self.forms[n] in self.marked:
+                countdown = SURROUND
+                marks.append((starts[n], ends[n], _term(self.forms[n])))
+            size, countdown = size + length, countdown - length
+        # Whoosh takes the word after a fragment that ends with exactly nothing left to count
+        # as an empty fragment of its own, so it is not among the words before the next one
+        swallowed = countdown == 0 and n + 1 < self.limit and self.forms[n + 1] not in self.marked
+        return (first, ends[n], marks), n + 1 + swallowed
 
 
 def _best(fragments: list[_Fragment]) -> list[_Fragment]:
@@ -206,7 +225,7 @@ def _format(text: str, fragments: list[_Fragment]) -> str:
     return "".join(out)
 
 
-_TOKENS = default_pattern  # the words `STEM` finds in a text
+_TOKENS = default_pattern  # the words `STEM` finds in a text (its tokenizer's pattern)
 _TERMS: dict[str, str] = {}  # word as written -> the term `STEM` makes of it
 _TERMS_KEPT = 50_000
 
