@@ -27,6 +27,7 @@ import whoosh
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.matching import FilterMatcher
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -180,14 +181,12 @@ class Ranker:
         tfs: dict[int, float] = {}
         values: dict[int, bytes] | None = {} if positions else None
         for reader, offset in self.leaves:
-            if (field, btext) not in reader:
-                continue
             for ids, weights, vals in blocks(reader, field, btext, values=positions):
                 docnums = map(offset.__add__, ids) if offset else ids
                 tfs.update(zip(docnums, weights, strict=False))
                 if values is not None:
                     values.update(zip(map(offset.__add__, ids), vals, strict=False))
-        idf = self.searcher.idf(field, btext) if scorable else None
+        idf = self.searcher.idf(field, btext) if scorable and tfs else None  # no postings, no scores
         return self._keep(key, _Postings(tfs, idf, self._length_terms(field) if scorable else [], values))
 
     def _scored(self, field: str, btext: bytes) -> Scores:
@@ -341,9 +340,13 @@ def blocks(reader: Any, field: str, btext: bytes, values: bool = False) -> Itera
     """(ids, weights, values or None) for each block of a term's postings, deleted documents left out.
 
     Reads Whoosh's W3 blocks directly (whoosh-reloaded is pinned); any other matcher is walked
-    one posting at a time through its public interface.
+    one posting at a time through its public interface. A term the reader lacks has no blocks
+    (asking for its postings is cheaper than asking whether it is there, then for its postings).
     """
-    m = reader.postings(field, btext)
+    try:
+        m = reader.postings(field, btext)
+    except TermNotFound:
+        return
     deleted: set[int] | frozenset[int] = frozenset()
     if isinstance(m, FilterMatcher):
         deleted, m = m._ids, m.child
