@@ -393,15 +393,15 @@ def _near(positions: list[list[int]], slop: int) -> bool:
 
 def _union(parts: list[Scores]) -> Scores:
     """A new dict: every document of `parts` with the sum of its scores, added in the order of
-    `parts`. Only the documents in more than one part are added up one by one."""
+    `parts` (the parts themselves are left as they are: they may be the postings cache's)."""
     out: Scores = {}
     for part in parts:
         if not out:
             out = dict(part)
             continue
-        both = {d: out[d] + part[d] for d in out.keys() & part.keys()}
-        out.update(part)
-        out.update(both)
+        get = out.get
+        for docnum, s in part.items():
+            out[docnum] = get(docnum, 0.0) + s
     return out
 
 
