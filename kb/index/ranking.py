@@ -295,30 +295,28 @@ class Ranker:
     def _length_terms(self, field: str) -> list[float]:
         """Every document's length term of BM25 in `field`, by the searcher's numbers: K1 * B /
         (the field's average length) times the document's length in it (as Whoosh stores it, one
-        byte), worked out once."""
+        byte; 1 when it stores none), worked out once, one float per stored byte."""
         terms = self._lengths.get(field)
         if terms is None:
             per_len = self.K1 * self.B / (self.searcher.avg_field_length(field) or 1)
+            of_byte = [per_len * (length or 1) for length in _LENGTH_OF_BYTE]
             terms = self._lengths[field] = []
             for reader, offset in self.leaves:
-                lengths = self._field_lengths(reader, field)
-                of_length = {length: per_len * length for length in set(lengths)}  # one float per length
                 terms += [per_len] * (offset - len(terms))  # (segments follow one another)
-                terms += [of_length[length] for length in lengths]
+                count = reader.doc_count_all()
+                stored = self._length_bytes(reader, field)
+                if stored is None:
+                    terms += [per_len * (reader.doc_field_length(d, field, 1) or 1) for d in range(count)]
+                else:
+                    terms += map(of_byte.__getitem__, stored[:count])
+                    terms += [per_len] * (offset + count - len(terms))  # as Whoosh's dfl(), default 1
         return terms
 
-    def _field_lengths(self, reader: Any, field: str) -> list[int]:
-        """Every document's length in `field` (as Whoosh stores it, one byte)."""
+    def _length_bytes(self, reader: Any, field: str) -> Any:
+        """The segment's one-byte field lengths, one per document, or None when it has no such column."""
         perdoc = getattr(reader, "_perdoc", None)
         column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN) if perdoc is not None else None
-        count = reader.doc_count_all()
-        if column is None:
-            lengths = [reader.doc_field_length(d, field, 1) or 1 for d in range(count)]
-        else:
-            table = _LENGTH_OF_BYTE
-            lengths = [table[b] or 1 for b in _column_bytes(column)][:count]  # as Whoosh's dfl(), default 1
-            lengths += [1] * (count - len(lengths))
-        return lengths
+        return _column_bytes(column) if column is not None else None
 
     # the scoring method per query type; matched exactly, so a subclass (which may score
     # differently) is left to Whoosh
