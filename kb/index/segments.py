@@ -9,8 +9,9 @@ which takes turns on one searcher (not thread-safe on its own).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 from whoosh.query import Query
@@ -38,7 +39,8 @@ def segment_key(leaf: Any) -> Any:
 class SegmentCache:
     def __init__(self) -> None:
         self._docs: dict[tuple[Any, Query], frozenset[int]] = {}  # (segment, filter) -> documents it allows
-        self._values: dict[tuple[Any, str], dict[int, list[str]]] = {}  # (segment, facet) -> docnum -> values
+        self._values: dict[tuple[Any, str], list[tuple[str, ...]]] = {}  # (segment, facet) -> values by docnum
+        self._tables: dict[tuple[Any, str], list[tuple[str, ...]]] = {}  # (segments, facet) -> values by docnum
 
     def allowed(self, leaf_searcher: Searcher, flt: Query) -> set[int] | frozenset[int]:
         """The documents of one segment (its own numbers) that `flt` allows, less those deleted since."""
@@ -54,25 +56,34 @@ class SegmentCache:
 
     def count_values(self, searcher: Searcher, name: str, docnums: Iterable[int]) -> dict[str, int]:
         """How many of `docnums` (the searcher's numbers) have each value of facet `name`, most first."""
-        leaves = [(offset, self._segment_values(leaf, name)) for leaf, offset in searcher.reader().leaf_readers()]
-        starts = [offset for offset, _ in leaves]
-        counts: dict[str, int] = {}
-        for docnum in docnums:
-            offset, values = leaves[bisect_right(starts, docnum) - 1]
-            for value in values.get(docnum - offset, ()):
-                counts[value] = counts.get(value, 0) + 1
+        counts = Counter(chain.from_iterable(map(self._table(searcher, name).__getitem__, docnums)))
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def _segment_values(self, leaf: Any, name: str) -> dict[int, list[str]]:
-        """One segment's docnum -> values of facet `name`, read from its postings once."""
+    def _table(self, searcher: Searcher, name: str) -> list[tuple[str, ...]]:
+        """Every document's values of facet `name`, by the searcher's numbers: its segments' own
+        lists end to end (after an edit, only the new segment's is read)."""
+        leaves = searcher.reader().leaf_readers()
+        key = (tuple((segment_key(leaf), offset) for leaf, offset in leaves), name)
+        table = self._tables.get(key)
+        if table is None:
+            table = []
+            for leaf, offset in leaves:
+                table += [()] * (offset - len(table))
+                table += self._segment_values(leaf, name)
+            keep(self._tables, key, table, 16)
+        return table
+
+    def _segment_values(self, leaf: Any, name: str) -> list[tuple[str, ...]]:
+        """One segment's values of facet `name` for each of its documents, read from its postings once."""
         key = (segment_key(leaf), name)
         values = self._values.get(key)
         if values is None:
-            values = {}
+            found: dict[int, list[str]] = {}
             for term in leaf.lexicon(name):
                 value = term.decode("utf-8") if isinstance(term, bytes) else str(term)
                 for ids, _, _ in blocks(leaf, name, term):
                     for docnum in ids:
-                        values.setdefault(docnum, []).append(value)
+                        found.setdefault(docnum, []).append(value)
+            values = [tuple(found.get(docnum, ())) for docnum in range(leaf.doc_count_all())]
             keep(self._values, key, values)
         return values

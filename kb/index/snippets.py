@@ -9,40 +9,56 @@ written in a body stay, as escaped text), and a fragment always starts and ends 
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from whoosh import highlight
-from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis import STOP_WORDS, StemmingAnalyzer
+from whoosh.analysis.tokenizers import default_pattern
+from whoosh.lang.porter import stem
 
-STEM = StemmingAnalyzer()  # the analyser of every stemmed field, and of highlighting
+SHORTEST = 2  # letters of the shortest word that is not left out as a stop word
+# the analyser of every stemmed field: words (`default_pattern`), lower case, stop words and
+# words shorter than SHORTEST left out, the rest stemmed (Porter); Whoosh's defaults, named
+# here because highlighting (`_term`) does the same to one word at a time
+STEM = StemmingAnalyzer(default_pattern, stoplist=STOP_WORDS, minsize=SHORTEST, stemfn=stem)
 ELLIPSIS = "…"
 SHORT = 240  # characters of the summary shown when no word is found in it
 
-_MARKDOWN = [  # (pattern, replacement), in this order
-    (re.compile(r"^ {0,3}(```|~~~).*$", re.M), ""),  # code fences (the code stays)
-    (re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M), ""),  # link reference definitions
-    (re.compile(r"^ {0,3}(?:[-*_] *){3,}$", re.M), ""),  # horizontal rules
-    (re.compile(r"^ {0,3}(?:=+|-+) *$", re.M), ""),  # setext heading underlines
-    (re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.M), lambda m: m[1] + ("" if m[1][-1:] in ".:?!" else ".")),
-    (re.compile(r"^ {0,3}\|?(?: *:?-+:? *\|)+ *:?-*:? *$", re.M), ""),  # table separator rows
-    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), ""),  # blockquote markers
-    (re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?", re.M), ""),  # list markers, task boxes
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # images: their alt text
-    (re.compile(r"\[\^[^\]\n]+\]"), ""),  # footnote references
-    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # inline links: their text
-    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1"),  # reference links: their text
-    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),  # autolinks
-    (re.compile(r"(`+)(.+?)\1"), r"\2"),  # inline code
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis with *
-    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1"),  # emphasis with _ (not snake_case)
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
-    (re.compile(r" *\| *"), " "),  # table cell borders
-    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1"),  # backslash escapes
+_MARKDOWN = [  # (pattern, replacement, text one of which it needs to match), in this order
+    (re.compile(r"^ {0,3}(```|~~~).*$", re.M), "", ("```", "~~~")),  # code fences (the code stays)
+    (re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M), "", ("]:",)),  # link reference definitions
+    (re.compile(r"^ {0,3}(?:[-*_] *){3,}$", re.M), "", ("-", "*", "_")),  # horizontal rules
+    (re.compile(r"^ {0,3}(?:=+|-+) *$", re.M), "", ("=", "-")),  # setext heading underlines
+    (
+        re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", re.M),
+        lambda m: m[1] + ("" if m[1][-1:] in ".:?!" else "."),
+        ("#",),
+    ),
+    (re.compile(r"^ {0,3}\|?(?: *:?-+:? *\|)+ *:?-*:? *$", re.M), "", ("|",)),  # table separator rows
+    (re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M), "", (">",)),  # blockquote markers
+    (  # list markers, task boxes
+        re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?", re.M),
+        "",
+        ("-", "*", "+", ".", ")"),
+    ),
+    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1", ("![",)),  # images: their alt text
+    (re.compile(r"\[\^[^\]\n]+\]"), "", ("[^",)),  # footnote references
+    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1", ("](",)),  # inline links: their text
+    (re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]"), r"\1", ("][",)),  # reference links: their text
+    (re.compile(r"<(https?://[^>\s]+)>"), r"\1", ("<http",)),  # autolinks
+    (re.compile(r"(`+)(.+?)\1"), r"\2", ("`",)),  # inline code
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2", ("**", "__")),  # strong
+    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1", ("*",)),  # emphasis with *
+    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1", ("_",)),  # emphasis with _ (not snake_case)
+    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1", ("~~",)),  # strikethrough
+    (re.compile(r" *\| *"), " ", ("|",)),  # table cell borders
+    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1", ("\\",)),  # backslash escapes
 ]
 
 
@@ -56,45 +72,10 @@ def plain(markdown: str) -> str:
     text = markdown
     if not _MAYBE_MARKDOWN.search(text):  # most summaries: nothing to take out
         return " ".join(text.split())
-    for pattern, replacement in _MARKDOWN:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, needs in _MARKDOWN:
+        if any(part in text for part in needs):  # a pattern is slower to try than this
+            text = pattern.sub(replacement, text)
     return " ".join(html.unescape(text).split())
-
-
-class _Marker(highlight.Formatter):
-    """Matched terms in <mark>; the rest HTML-escaped, so snippets are safe to show. Fragments
-    are widened to the spaces around them, joined where they meet, and separated by … where
-    text is left out (and at the ends, when the text goes on)."""
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{highlight.htmlescape(highlight.get_text(text, token, replace))}</mark>"
-
-    def format(self, fragments: list[Any], replace: bool = False) -> str:
-        if not fragments:
-            return ""
-        text = fragments[0].text
-        spans: list[list[Any]] = []  # [start, end, matches] of each stretch shown, in order
-        for fragment in sorted(fragments, key=lambda f: f.startchar):
-            start, end = _widen(text, fragment.startchar, fragment.endchar)
-            if spans and start <= spans[-1][1] + 1:  # overlapping or next to each other: one stretch
-                spans[-1][1] = max(spans[-1][1], end)
-                spans[-1][2] += fragment.matches
-            else:
-                spans.append([start, end, list(fragment.matches)])
-        out = [ELLIPSIS + " " if spans[0][0] > 0 else ""]
-        for n, (start, end, matches) in enumerate(spans):
-            if n:
-                out.append(f" {ELLIPSIS} ")
-            at = start
-            for t in sorted({(t.startchar, t.endchar): t for t in matches}.values(), key=lambda t: t.startchar):
-                if t.startchar < at:
-                    continue
-                out.append(highlight.htmlescape(text[at : t.startchar]))
-                out.append(self.format_token(text, t, replace))
-                at = t.endchar
-            out.append(highlight.htmlescape(text[at:end]))
-        out.append(" " + ELLIPSIS if spans[-1][1] < len(text) else "")
-        return "".join(out)
 
 
 def _widen(text: str, start: int, end: int) -> tuple[int, int]:
@@ -120,7 +101,7 @@ def snippet(summary: str, words: frozenset[str], body_of: Callable[[], str] | No
             head = f"{ELLIPSIS} " if before and not fragment.startswith(ELLIPSIS) else ""
             tail = f" {ELLIPSIS}" if after and not fragment.endswith(ELLIPSIS) else ""
             return head + fragment + tail
-    return highlight.htmlescape(clip(summary, SHORT))
+    return html.escape(clip(summary, SHORT))
 
 
 def clip(text: str, size: int) -> str:
@@ -132,11 +113,138 @@ def clip(text: str, size: int) -> str:
 
 
 def _highlight(text: str, words: frozenset[str]) -> str:
+    """The best `TOP` fragments of `text` with the words that analyse to one of `words` marked,
+    as Whoosh's `highlight` with its `ContextFragmenter(maxchars=200, surround=60)` and basic
+    scorer gives them: widened to the spaces around them, joined where they meet, separated by
+    … where text is left out (and at the ends, when the text goes on), the rest HTML-escaped.
+    Each distinct word is analysed once (`_term`), not the whole text on every hit."""
     if not text:
         return ""
-    return highlight.highlight(
-        text, words, STEM, highlight.ContextFragmenter(maxchars=200, surround=60), _Marker(), top=2
-    )
+    return _format(text, _best(_fragments(text, words)))
+
+
+TOP = 2  # fragments shown
+MAXCHARS = 200  # characters of words in one fragment, at most
+SURROUND = 60  # characters of context before the first and after the last marked word
+CHARLIMIT = highlight.DEFAULT_CHARLIMIT  # words ending past this are not looked at
+
+# (start, end, term) of a marked word; (start, end, marked words) of a fragment
+_Mark = tuple[int, int, str]
+_Fragment = tuple[int, int, list[_Mark]]
+
+
+def _fragments(text: str, words: frozenset[str]) -> list[_Fragment]:
+    """The fragments around the marked words, cut as Whoosh's `ContextFragmenter` cuts them:
+    up to `SURROUND` characters of words before the first mark, and the fragment ends once
+    `SURROUND` characters of words follow the last one or it holds `MAXCHARS` characters.
+    Only the words in and just before fragments are looked at one by one."""
+    tokens = list(_TOKENS.finditer(text))
+    forms = list(map(re.Match.group, tokens))
+    marked = {form for form in set(forms) if _term(form) in words}
+    hits = [n for n, form in enumerate(forms) if form in marked]
+    if not hits:
+        return []
+    words_at = _Words(list(map(re.Match.start, tokens)), list(map(re.Match.end, tokens)), forms, marked)
+    out: list[_Fragment] = []
+    after = 0  # the first word after the last fragment
+    for hit in hits:
+        if hit >= words_at.limit:
+            break
+        if hit >= after:
+            fragment, after = words_at.fragment(hit, after)
+            if fragment is not None:
+                out.append(fragment)
+    return out
+
+
+class _Words:
+    """The words of a text (`_TOKENS`), by number: where each starts and ends, and which are marked."""
+
+    def __init__(self, starts: list[int], ends: list[int], forms: list[str], marked: set[str]):
+        self.starts, self.ends, self.forms, self.marked = starts, ends, forms, marked
+        self.limit = bisect_right(ends, CHARLIMIT)  # Whoosh stops at the first word ending past it
+
+    def fragment(self, hit: int, after: int) -> tuple[_Fragment | None, int]:
+        """The fragment marked word `hit` begins (no earlier fragment took words from `after` on),
+        and the first word after it."""
+        starts, ends = self.starts, self.ends
+        length = ends[hit] - starts[hit]
+        if length > MAXCHARS:  # Whoosh makes an empty fragment of it, never shown
+            return None, hit + 1
+        # the words before it: those that start within SURROUND of where the word before it ends
+        near = bisect_left(starts, ends[hit - 1] - SURROUND, after, hit) if hit > after else hit
+        first, countdown = (starts[near], SURROUND) if near < hit else (starts[hit], 2 * SURROUND)
+        marks = [(starts[hit], ends[hit], _term(self.forms[hit]))]
+        size, countdown, n = length, countdown - length, hit
+        while countdown > 0:
+            n += 1
+            if n >= self.limit:  # the text ends (or is no longer looked at) inside the fragment
+                return (first, ends[n] if n < len(ends) else ends[n - 1], marks), n
+            length = ends[n] - starts[n]
+            if size + length > MAXCHARS:
+                countdown = 0
+            elif self.forms[n] in self.marked:
+                countdown = SURROUND
+                marks.append((starts[n], ends[n], _term(self.forms[n])))
+            size, countdown = size + length, countdown - length
+        # Whoosh takes the word after a fragment that ends with exactly nothing left to count
+        # as an empty fragment of its own, so it is not among the words before the next one
+        swallowed = countdown == 0 and n + 1 < self.limit and self.forms[n + 1] not in self.marked
+        return (first, ends[n], marks), n + 1 + swallowed
+
+
+def _best(fragments: list[_Fragment]) -> list[_Fragment]:
+    """The `TOP` fragments with the most marks times the most distinct words (later first among
+    equals, as Whoosh's `BasicFragmentScorer` and `top_fragments` choose), in text order."""
+    scored = [(len(marks) * len({t for _, _, t in marks}), start, end, marks) for start, end, marks in fragments]
+    best = heapq.nlargest(TOP, [s for s in scored if s[0]], key=lambda s: s[:2])
+    return sorted(s[1:] for s in best)
+
+
+def _format(text: str, fragments: list[_Fragment]) -> str:
+    """`fragments` widened to the spaces around them and joined where they overlap or touch, the
+    marked words in <mark>, everything else escaped."""
+    if not fragments:
+        return ""
+    spans: list[list[Any]] = []  # [start, end, marks] of each stretch shown, in order
+    for start, end, marks in fragments:
+        start, end = _widen(text, start, end)
+        if spans and start <= spans[-1][1] + 1:  # overlapping or next to each other: one stretch
+            spans[-1][1] = max(spans[-1][1], end)
+            spans[-1][2] += marks
+        else:
+            spans.append([start, end, list(marks)])
+    out = [ELLIPSIS + " " if spans[0][0] > 0 else ""]
+    for n, (start, end, marks) in enumerate(spans):
+        if n:
+            out.append(f" {ELLIPSIS} ")
+        at = start
+        for mark_start, mark_end in sorted({(s, e) for s, e, _ in marks}):
+            if mark_start < at:
+                continue
+            out.append(html.escape(text[at:mark_start]))
+            out.append(f"<mark>{html.escape(text[mark_start:mark_end])}</mark>")
+            at = mark_end
+        out.append(html.escape(text[at:end]))
+    out.append(" " + ELLIPSIS if spans[-1][1] < len(text) else "")
+    return "".join(out)
+
+
+_TOKENS = default_pattern  # the words `STEM` finds in a text (its tokenizer's pattern)
+_TERMS: dict[str, str] = {}  # word as written -> the term `STEM` makes of it
+_TERMS_KEPT = 50_000
+
+
+def _term(word: str) -> str:
+    """The term `STEM` makes of one word found by `_TOKENS` (lower case; stemmed unless it is a
+    stop word), kept: the analysis is the same wherever the word stands."""
+    term = _TERMS.get(word)
+    if term is None:
+        if len(_TERMS) >= _TERMS_KEPT:
+            _TERMS.clear()
+        lower = word.lower()  # what STEM does, without its chain of generators (a third of the time)
+        term = _TERMS[word] = lower if len(lower) < SHORTEST or lower in STOP_WORDS else stem(lower)
+    return term
 
 
 @lru_cache(maxsize=256)

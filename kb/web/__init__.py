@@ -14,6 +14,7 @@ debug reloader and every gunicorn worker do not each start their own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -57,6 +58,19 @@ SECURITY_HEADERS = {
 }
 
 
+# Python's cyclic garbage collector runs its youngest generation every 700 new objects, and the
+# older ones every 10 runs of the one below. A search page makes thousands (postings, snippets,
+# template output), so each page paid several collections, and one page in ten a collection of
+# the middle generation, which holds the caches still young enough to be in it (~3.5 ms at
+# 10,000 notes). A worker keeps little garbage in cycles: collect it less often.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def _fewer_collections() -> None:
+    """Raise the collector's thresholds to at least `GC_THRESHOLDS` (never lower ones set already)."""
+    gc.set_threshold(*(max(now, least) for now, least in zip(gc.get_threshold(), GC_THRESHOLDS, strict=True)))
+
+
 def _first_dir(candidates: list[Path], marker: str) -> Path | None:
     return next((c for c in candidates if (c / marker).exists()), None)
 
@@ -97,6 +111,7 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     `app.extensions["kb"].close()` when done with the app, to close the database.
     """
     cfg = cfg_or_root if isinstance(cfg_or_root, Config) else _config.load(cfg_or_root)
+    _fewer_collections()
     templates = templates_dir(cfg)
     govuk = govuk_dir(cfg)
     if govuk is None:

@@ -3,6 +3,7 @@ US and UK spellings, the synonyms file, and snippets cut from the text a reader 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from kb.cli.main import main
 from kb.errors import QueryError
 from kb.index.language import Synonyms, SynonymsFile, distance, spellings, surface
 from kb.index.ranking import Ranker
-from kb.index.snippets import plain, snippet
+from kb.index.snippets import STEM, plain, snippet
 from kb.model import synonyms as synonyms_file
 from kb.sync import update_index
 
@@ -291,6 +292,36 @@ def test_finding_6_snippets_come_from_the_rendered_text_and_end_at_words(ws):
     assert text.startswith("… ") and text.endswith(" …")
     words = text.strip("… ").split()
     assert words[0] in body.split() and words[-1] in body.split()  # whole words at both ends
+
+
+def test_snippets_mark_every_form_of_the_words_in_the_best_two_fragments():
+    text = (
+        "A relay attack on keyless cars: thieves relayed the fob signal. "
+        + "Filler words about other things go here. " * 6
+        + "Relaying &lt;b&gt; signals <b>again</b>; the relay's range grows."
+    )
+    assert snippet(text, frozenset({"relai", "signal"}), None) == (
+        "A <mark>relay</mark> attack on keyless cars: thieves <mark>relayed</mark> the fob <mark>signal</mark>. "
+        "Filler words about other things go here. Filler words about other … things go here. Filler words "
+        "about other things go here. <mark>Relaying</mark> &lt;b&gt; <mark>signals</mark> "
+        "&lt;b&gt;again&lt;/b&gt;; the <mark>relay</mark>&#x27;s range grows."
+    )
+    # a word whose stem is not how it begins (visibility -> visibl) is marked too, never a part of a word
+    shown = snippet("Visibility of the visible signs: invisible " + "x " * 200, frozenset({"visibl"}), None)
+    assert shown.startswith("<mark>Visibility</mark> of the <mark>visible</mark> signs: invisible x")
+    assert shown.endswith(" …")
+
+
+def test_snippets_mark_the_words_the_index_makes_the_terms_of():
+    text = "The Relaying of relays: a I 3D-printed PRINTING Printers; café Cafés it's its x2 e.g. Visibility"
+    for words in ({"relai", "print"}, {"café", "e.g", "x2"}, {"the", "i", "it"}, {"visibl", "3d"}):
+        shown = snippet(text, frozenset(words), None)
+        marked = re.findall(r"<mark>(.*?)</mark>", shown)
+        assert marked == [
+            w
+            for w in re.findall(r"[\w*]+(?:\.?[\w*]+)*", text)
+            if any(t.text in words for t in STEM(w, removestops=False))
+        ]
 
 
 def test_a_summary_without_the_words_is_shown_up_to_a_space():
