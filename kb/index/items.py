@@ -32,8 +32,8 @@ from kb.index.language import closest, surface
 from kb.index.matching import CANDIDATES, PREFIX
 from kb.index.query import Parsed, Reader, Word
 from kb.index.search import ALIASES, FEW, SCHEMA, SEARCHABLE, TEXT_FIELDS, WRITE_WAIT, Audience, Hit, Results
-from kb.index.snippets import STEM, snippet
-from kb.index.terms import terms
+from kb.index.snippets import snippet
+from kb.index.terms import STEM, terms
 
 FILE = "items.sqlite"
 LAYOUT = 1  # PRAGMA user_version of the file; another value means it is rebuilt

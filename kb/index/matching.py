@@ -26,7 +26,7 @@ from whoosh.searching import Searcher
 from kb.index.language import closest, distance, surface
 from kb.index.query import Parsed, Word
 from kb.index.ranking import Ranker
-from kb.index.snippets import STEM
+from kb.index.terms import STEM
 
 Terms = set[tuple[str, str]]  # (field, text) of the terms a query looked up, for highlighting
 Ranked = list[tuple[int, float]]  # (docnum, score), best first

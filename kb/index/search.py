@@ -40,8 +40,8 @@ from kb.index import matching
 from kb.index.query import Parsed, Reader
 from kb.index.ranking import Ranker, Unsupported
 from kb.index.segments import SegmentCache, keep
-from kb.index.snippets import STEM as _STEM
 from kb.index.snippets import snippet
+from kb.index.terms import STEM as _STEM
 from kb.model.entry import Entry
 
 SCHEMA = Schema(

@@ -22,8 +22,7 @@ from whoosh.reading import IndexReader
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from kb.index.items import ItemIndex
-from kb.index.snippets import STEM
-from kb.index.terms import terms
+from kb.index.terms import STEM, terms
 
 TITLE_BOOST = 3.0  # the schema's boost of the title field (kb.index.search.SCHEMA)
 B, K1 = 0.75, 1.2  # Whoosh's BM25F defaults, as the entry search uses

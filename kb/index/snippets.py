@@ -18,15 +18,10 @@ from functools import lru_cache
 from typing import Any
 
 from whoosh import highlight
-from whoosh.analysis import STOP_WORDS, StemmingAnalyzer
-from whoosh.analysis.tokenizers import default_pattern
-from whoosh.lang.porter import stem
 
-SHORTEST = 2  # letters of the shortest word that is not left out as a stop word
-# the analyser of every stemmed field: words (`default_pattern`), lower case, stop words and
-# words shorter than SHORTEST left out, the rest stemmed (Porter); Whoosh's defaults, named
-# here because highlighting (`_term`) does the same to one word at a time
-STEM = StemmingAnalyzer(default_pattern, stoplist=STOP_WORDS, minsize=SHORTEST, stemfn=stem)
+from kb.index.terms import WORDS as _TOKENS
+from kb.index.terms import term
+
 ELLIPSIS = "…"
 SHORT = 240  # characters of the summary shown when no word is found in it
 
@@ -230,21 +225,10 @@ def _format(text: str, fragments: list[_Fragment]) -> str:
     return "".join(out)
 
 
-_TOKENS = default_pattern  # the words `STEM` finds in a text (its tokenizer's pattern)
-_TERMS: dict[str, str] = {}  # word as written -> the term `STEM` makes of it
-_TERMS_KEPT = 50_000
-
-
 def _term(word: str) -> str:
-    """The term `STEM` makes of one word found by `_TOKENS` (lower case; stemmed unless it is a
-    stop word), kept: the analysis is the same wherever the word stands."""
-    term = _TERMS.get(word)
-    if term is None:
-        if len(_TERMS) >= _TERMS_KEPT:
-            _TERMS.clear()
-        lower = word.lower()  # what STEM does, without its chain of generators (a third of the time)
-        term = _TERMS[word] = lower if len(lower) < SHORTEST or lower in STOP_WORDS else stem(lower)
-    return term
+    """The term a word is marked by: as the index makes it, or the word in lower case for a word
+    the index leaves out (Whoosh's highlighting keeps stop words, and so marks them if asked)."""
+    return term(word) or word.lower()
 
 
 @lru_cache(maxsize=256)

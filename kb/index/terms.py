@@ -1,32 +1,42 @@
-"""The stemmed terms of a text, exactly as the stemmed fields' analyser (`kb.index.snippets.STEM`:
-Whoosh's StemmingAnalyzer) makes them, without its per-token objects: three to four times faster.
+"""The analyser of every stemmed field (`STEM`), and the same analysis without its chain of
+per-token objects: `term` for one word, `terms` for a text, three to four times faster.
 
-The feed items' index (`kb.index.items`) stores these terms, and the similarity of items to
-entries (`kb.index.similar`) counts them, so both see the words the entries' Whoosh index sees.
-`tests/index/test_items_index.py` checks the two analysers agree.
+`STEM` is Whoosh's StemmingAnalyzer with its defaults named: words (`default_pattern`), lower
+case, stop words and words shorter than `SHORTEST` left out, the rest stemmed (Porter). The
+feed items' index (`kb.index.items`) stores `terms`, the similarity of items to entries
+(`kb.index.similar`) counts them, and highlighting (`kb.index.snippets`) marks words by `term`,
+so all of them see the words the entries' Whoosh index sees; `tests/index/test_items_index.py`
+checks that `terms` and `STEM` agree.
 """
 
 from __future__ import annotations
 
 import re
 
-from whoosh.analysis import STOP_WORDS
+from whoosh.analysis import STOP_WORDS, StemmingAnalyzer
+from whoosh.analysis.tokenizers import default_pattern
 from whoosh.lang.porter import stem
 
-# Whoosh's default tokeniser pattern, with a group that does not capture (so findall gives words)
-_TOKEN = re.compile(r"[\w*]+(?:\.?[\w*]+)*")
-_STOPS = frozenset(STOP_WORDS)
-_CACHE_LIMIT = 200_000  # stems kept; a feed of made-up words cannot grow it without bound
-_stems: dict[str, str] = {}
+SHORTEST = 2  # letters of the shortest word that is not left out
+STEM = StemmingAnalyzer(default_pattern, stoplist=STOP_WORDS, minsize=SHORTEST, stemfn=stem)
+WORDS = default_pattern  # the words `STEM` finds in a text (its tokenizer's pattern)
+_WORDS_ALONE = re.compile(r"[\w*]+(?:\.?[\w*]+)*")  # `WORDS` with no group, so findall gives whole words
+_KEPT = 200_000  # words whose terms are kept; a feed of made-up words cannot grow it without bound
+_terms: dict[str, str] = {}  # word as written -> its term ("" for a word left out)
+
+
+def term(word: str) -> str:
+    """The term `STEM` makes of one word its tokenizer found; "" for a word it leaves out (a stop
+    word, or shorter than `SHORTEST`). Kept: the analysis is the same wherever the word stands."""
+    found = _terms.get(word)
+    if found is None:
+        if len(_terms) >= _KEPT:
+            _terms.clear()
+        lower = word.lower()
+        found = _terms[word] = "" if len(lower) < SHORTEST or lower in STOP_WORDS else stem(lower)
+    return found
 
 
 def terms(text: str) -> list[str]:
-    """The text's terms in order: words lowercased, stop words and one-letter words left out, stemmed."""
-    if len(_stems) > _CACHE_LIMIT:
-        _stems.clear()
-    cache = _stems
-    return [
-        cache.get(w) or cache.setdefault(w, stem(w))
-        for w in map(str.lower, _TOKEN.findall(text))
-        if len(w) > 1 and w not in _STOPS
-    ]
+    """The text's terms in order, as `STEM` makes them."""
+    return [t for t in map(term, _WORDS_ALONE.findall(text)) if t]

@@ -21,8 +21,7 @@ from kb.feeds.poller import Poller
 from kb.index.items import FILE
 from kb.index.search import SCHEMA, Index, entry_document
 from kb.index.similar import Collection
-from kb.index.snippets import STEM
-from kb.index.terms import terms
+from kb.index.terms import STEM, terms
 from kb.suggest.text import STOPWORDS
 from kb.sync import update_index
 from kb.workspace import Workspace, items_index_dir

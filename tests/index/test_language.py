@@ -13,7 +13,8 @@ from kb.cli.main import main
 from kb.errors import QueryError
 from kb.index.language import Synonyms, SynonymsFile, distance, spellings, surface
 from kb.index.ranking import Ranker
-from kb.index.snippets import STEM, plain, snippet
+from kb.index.snippets import plain, snippet
+from kb.index.terms import STEM
 from kb.model import synonyms as synonyms_file
 from kb.sync import update_index
 
