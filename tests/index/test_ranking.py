@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+from whoosh import query as wq
 
 from kb.index.ranking import Ranker
 from kb.sync import update_index
@@ -159,7 +160,8 @@ SAME_SCORES = [
     "(drone OR relay)^2 AND wall^0.5",
     'title:drone^2 OR "seed phrase"^4',
 ]
-WHOOSH_RUNS = ["drone*", "crypto*", "print*", "dr?ne", "score:[20 TO 25]"]  # not scored here
+WHOOSH_RUNS = ["dr?ne", "score:[20 TO 25]"]  # not scored here
+PREFIXES = ["drone*", "crypto*", "print*", "title:crypto*^2", "wall* NOT prison", "zzz*"]
 
 
 @pytest.mark.parametrize("text", SAME_SCORES)
@@ -174,6 +176,27 @@ def test_ranker_finds_and_scores_as_whoosh(shared, text):
     assert set(ours) == set(theirs)
     for docnum, score in theirs.items():
         assert ours[docnum] == pytest.approx(score, rel=1e-9)
+
+
+@pytest.mark.parametrize("text", PREFIXES)
+def test_prefixes_are_scored_as_whoosh_scores_them_in_a_big_index(shared, text, monkeypatch):
+    # Over 5,000 documents Whoosh adds up the BM25F scores of a prefix's words (a tree of unions);
+    # in this small index it would give each match 1.0, so it is made to choose as a big one does
+    monkeypatch.setattr(wq.Or, "matcher_type", wq.Or.DEFAULT_MATCHER)
+    idx = shared.index
+    query = idx.parse(text)
+    with idx._reading() as searcher:
+        ours = Ranker(searcher).scores(query)
+        theirs = {hit.docnum: hit.score for hit in searcher.search(query, limit=None)}
+    assert ours is not None and set(ours) == set(theirs)
+    assert bool(theirs) == (text != "zzz*")
+    for docnum, score in theirs.items():
+        assert ours[docnum] == pytest.approx(score, rel=1e-9)
+
+
+def test_a_prefix_ranks_notes_by_how_well_its_words_match(shared):
+    scores = [h.score for h in shared.index.search("crypto*", per_page=50).hits]
+    assert len(set(scores)) > 1 and scores == sorted(scores, reverse=True)
 
 
 @pytest.mark.parametrize("text", WHOOSH_RUNS)
