@@ -245,11 +245,17 @@ def sync(
 
 
 def _needs_rebuild(store: Store, idx: Index) -> bool:
-    """Whether the index must be built anew: it cannot be opened, or it is empty when it should not be."""
+    """Whether the index must be built anew: it cannot be opened, it is empty when it should not
+    be, or the cache database is new while the index is not."""
     try:
         if idx.doc_count():
             if idx.count("item"):  # from before items had their own index (`items-index/`)
                 log.warning("the search index still holds feed items: rebuilding it without them")
+                return True
+            if store.db.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None:
+                # the cache database was deleted (README says it may be): building anew is about
+                # three times faster than replacing every document of the old index one at a time
+                log.warning("the cache database is new but the search index is not: rebuilding the index")
                 return True
             return False
     except KbError as exc:

@@ -91,6 +91,21 @@ def test_rebuild_starts_over_and_a_lost_index_is_rebuilt(ws):
     assert ws.index.doc_count() == 4
 
 
+def test_a_deleted_cache_database_makes_the_next_run_rebuild_the_index(ws, caplog):
+    update_index(ws)
+    cache = ws.cfg.cache_path
+    ws.close()
+    for path in cache.parent.glob(cache.name + "*"):
+        path.unlink()  # README: cache.sqlite may be deleted
+    again = Workspace.open(ws.cfg.root)
+    try:
+        update_index(again)
+        assert "the cache database is new but the search index is not: rebuilding" in caplog.text
+        assert again.index.doc_count() == 4 and len(again.store.slugs()) == 4
+    finally:
+        again.close()
+
+
 def test_updated_changes_only_when_the_note_changes(ws):
     before = ws.store.entry_row("printed-guns")["updated"]
     with clock.frozen("2099-01-01T00:00:00+00:00"):  # a later day: any new stamp would show it
