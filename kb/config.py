@@ -51,6 +51,7 @@ class SiteSettings:
     base_url: str = "http://127.0.0.1:5000"
     green_community: str = "Horizon KB partner network (signed-in industry and law-enforcement partners)"
     per_page: int = 20
+    proxies: int = 0  # reverse proxies in front of the site whose X-Forwarded-For and -Proto are trusted
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ _MINUTES = Bound(1, 7 * 24 * 60, " minutes (a week)")
 BOUNDS: dict[str, Bound] = {  # every int and float setting has one (a test checks)
     "kb.review_days": Bound(1, 3650, " days"),
     "site.per_page": Bound(1, 200),
+    "site.proxies": Bound(0, 5),
     "feeds.connect_timeout": _SECONDS,
     "feeds.read_timeout": _SECONDS,
     "feeds.total_timeout": _SECONDS,

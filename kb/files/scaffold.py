@@ -70,6 +70,7 @@ CONFIG_TEMPLATE = """\
 # base_url = "http://127.0.0.1:5000"   # the public address: feed ids use its host name
 # green_community = "Horizon KB partner network (signed-in industry and law-enforcement partners)"
 # per_page = 20            # search results per page on the site and the API
+# proxies = 0             # reverse proxies in front of the site whose X-Forwarded-For and -Proto are trusted
 
 [feeds]
 # allow_private = false    # fetch from private/loopback addresses (tests only)

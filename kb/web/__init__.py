@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemBytecodeCache, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kb import config as _config
 from kb.config import Config
@@ -126,6 +127,8 @@ def create_app(cfg_or_root: Config | Path | str | None = None, test_config: Mapp
     )
     if test_config:
         app.config.update(test_config)
+    if cfg.site.proxies:  # believe the forwarded client address and scheme from that many proxies only
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.site.proxies, x_proto=cfg.site.proxies)  # type: ignore[method-assign]
     app.jinja_loader = ChoiceLoader(
         [  # type: ignore[assignment]
             FileSystemLoader(str(templates)),

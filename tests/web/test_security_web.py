@@ -117,6 +117,28 @@ def test_sign_in_is_throttled_per_address_across_accounts(app, auth, ticking):  
     assert auth.sign_in(attacker, "staff").status_code == 302
 
 
+def test_behind_a_proxy_the_forwarded_address_is_throttled_and_a_forged_one_is_not_believed(tmp_path, ticking):  # noqa: F811
+    for proxies, expected in ((1, 302), (0, 429)):
+        root = make_site(tmp_path / f"proxies-{proxies}")
+        config = root / "config.toml"
+        config.write_text(config.read_text().replace("per_page = 20\n", f"per_page = 20\nproxies = {proxies}\n"))
+        workspace = Workspace.open(root)
+        update_index(workspace)
+        workspace.close()
+        application = create_app(root, {"TESTING": True})
+        try:
+            auth = AuthActions(application)
+            attacker = client_at(application, "127.0.0.1")  # the proxy's own address
+            attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
+            for n in range(20):
+                assert sign_in_as(attacker, f"victim{n}@kb.example", "not the password").status_code == 401
+            colleague = client_at(application, "127.0.0.1")  # another person, through the same proxy
+            colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.4"
+            assert auth.sign_in(colleague, "staff").status_code == expected
+        finally:
+            application.extensions["kb"].close()
+
+
 def test_per_account_limit_still_applies_from_many_addresses(app, auth, ticking):  # noqa: F811
     for n in range(5):
         c = client_at(app, f"192.0.2.{n + 1}")
