@@ -14,6 +14,7 @@ from `kb.clock`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -93,6 +94,7 @@ class Accounts:
     def __init__(self, store: Store, settings: AccountSettings | None = None):
         self.db = store.db
         self.hasher = _test_hasher if settings and settings.test_hashing else _hasher
+        self.session_days = (settings or AccountSettings()).session_days
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -330,18 +332,23 @@ class Accounts:
     def start_session(self, user: User) -> str:
         """A new session for `user`: the random token its cookie carries (only its hash is stored)."""
         token = secrets.token_urlsafe(32)
+        self.db.execute("DELETE FROM sessions WHERE created < ?", [self._oldest_live()])  # expired ones
         self.db["sessions"].insert(
             {"token_hash": _token_hash(token), "user_id": user.id, "epoch": user.session_epoch, "created": now()}
         )
         return token
 
+    def _oldest_live(self) -> str:
+        """When the oldest session still live began: a session ends `session_days` after sign-in."""
+        return (utcnow() - dt.timedelta(days=self.session_days)).isoformat(timespec="seconds")
+
     def session_user(self, token: str) -> User | None:
-        """The user of a live session; None for an unknown or ended token, or a disabled user."""
+        """The user of a live session; None for an unknown, ended or expired token, or a disabled user."""
         if not token:
             return None
         rows = list(self.db["sessions"].rows_where("token_hash = ?", [_token_hash(token)]))
-        if not rows:
-            return None
+        if not rows or rows[0]["created"] < self._oldest_live():
+            return None  # unknown, signed out, or expired (`accounts.session_days` after sign-in)
         user = self.get(rows[0]["user_id"])
         if user is None or user.disabled or user.session_epoch != rows[0]["epoch"]:
             return None  # disabled, or signed out everywhere since the session began

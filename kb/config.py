@@ -59,6 +59,7 @@ class AccountSettings:
     # Argon2id at its minimum cost, so that a test suite making hundreds of accounts runs in
     # seconds. Never in production: `kb serve` and the web app warn loudly when it is on.
     test_hashing: bool = False
+    session_days: int = 14  # a session ends this many days after sign-in, whatever happens meanwhile
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ BOUNDS: dict[str, Bound] = {  # every int and float setting has one (a test chec
     "kb.review_days": Bound(1, 3650, " days"),
     "site.per_page": Bound(1, 200),
     "site.proxies": Bound(0, 5),
+    "accounts.session_days": Bound(1, 365, " days"),
     "feeds.connect_timeout": _SECONDS,
     "feeds.read_timeout": _SECONDS,
     "feeds.total_timeout": _SECONDS,

@@ -94,6 +94,7 @@ CONFIG_TEMPLATE = """\
 
 [accounts]
 # test_hashing = false     # Argon2id at its lowest cost, for test suites only: never in production
+# session_days = 14        # a session ends this many days after sign-in (signing out ends it at once)
 
 [mail]
 # host = ""                # the SMTP server; empty: email (kb mail test, digests) is off

@@ -98,6 +98,17 @@ def test_finding_8_a_forged_or_old_style_session_id_is_refused(app, auth):  # no
         assert c.get("/staff/").status_code == 302, forged
 
 
+def test_a_session_ends_session_days_after_sign_in_even_if_the_user_stays_active(app, client, auth, ticking):  # noqa: F811
+    auth.sign_in(client, "partner_a")
+    ticking[0] += dt.timedelta(days=13, hours=23)
+    assert client.get("/account").status_code == 200  # still in its 14 days
+    ticking[0] += dt.timedelta(hours=2)
+    response = client.get("/account")
+    assert response.status_code == 302 and response.location.startswith("/sign-in")
+    assert auth.sign_in(client, "partner_a").status_code == 302  # signing in again starts a new one
+    assert client.get("/account").status_code == 200
+
+
 # -- Sign-in throttled per client address, across accounts --------------------------------------
 
 
