@@ -18,6 +18,7 @@ from kb.config import FeedSettings
 from kb.feeds import items
 from kb.feeds.fetch import Fetcher
 from kb.feeds.items import FeedError
+from kb.model.sanitize import printable
 from kb.store import Store
 
 SECURITY = FEEDS / "security"
@@ -291,6 +292,18 @@ def test_finding_5_control_characters_are_stripped_from_item_fields():
     assert one.author == "eve@t.example (Eve›0m)" and one.summary_html == "<pre>line one\nline\ttwo]0;pwned1m</pre>"
     assert two.title == "Alert[2J]0;owned now" and two.author == "x[8m@t.example (Mal[0m)"
     assert two.summary_html == "first[1m line\nsecond line" and two.text == "first[1m line second line"
+
+
+def test_bidirectional_overrides_that_would_show_text_in_another_order_are_stripped():
+    feed = rss(
+        "<item><title>Invoice \u202efdp.exe\u202c ready</title><guid isPermaLink='false'>id-3</guid>"
+        "<link>https://t.example/\u2066a\u2069</link><author>Eve \u202bX\u202c</author>"
+        "<description>Open \u2067gpj.scr\u2069 now \u05e9\u05dc\u05d5\u05dd</description></item>"
+    )
+    (item,) = items.parse(feed.encode(), 1, URL).items
+    assert item.title == "Invoice fdp.exe ready" and item.author == "Eve X" and item.link is None
+    assert item.text == "Open gpj.scr now \u05e9\u05dc\u05d5\u05dd"  # right-to-left letters themselves stay
+    assert printable("a\u202eb\u2068c") == "abc"
 
 
 def test_finding_5_nothing_a_feed_wrote_reaches_the_terminal_as_an_escape(kb_root):
