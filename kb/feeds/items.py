@@ -48,10 +48,9 @@ BAD_GUID_SHARE = 0.05  # share of items whose guid (or link) is shared with a di
 FUTURE_SLACK = dt.timedelta(days=1)  # clock skew allowed to a feed's dates
 NEW, INDEXED, REINDEX = 0, 1, 2  # feed_items.indexed: not yet, in the index, changed since
 _ENTITY = re.compile(r"<!ENTITY", re.IGNORECASE)
-# C0, DEL, C1 (ESC, CSI, BEL and the rest), and the bidirectional embeddings, overrides and
-# isolates, which make text show in another order than it is written in (`exe.pdf` for `fdp.exe`)
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # the same but tab and newline
+_BIDI = "\u202a-\u202e\u2066-\u2069"  # embeddings, overrides, isolates: `fdp.exe` shown as `exe.pdf`
+_CONTROLS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")  # C0, DEL, C1 (ESC, CSI, BEL and the rest), bidi
+_BODY_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")  # the same but tab and newline
 _BOMS = (  # UTF-32 LE before UTF-16 LE: its mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
