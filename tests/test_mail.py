@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import socket
+import ssl
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -105,3 +106,89 @@ def test_mail_settings_are_checked(tmp_path):
     assert result.exit_code == 1
     for key in ("mail.security", "mail.password_env", "mail.from_address", "mail.port"):
         assert key in result.output
+
+
+# -- TLS: real certificates, checked as in production -------------------------------------------
+
+TLS = Path(__file__).parent / "data" / "tls"  # a self-signed certificate for 127.0.0.1, for tests only
+
+
+class TlsInbox(Inbox):
+    """An inbox that also notes whether each message came over TLS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encrypted: list[bool] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        # STARTTLS sets session.ssl; a connection that was TLS from the start has an SSL transport
+        self.encrypted.append(session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    return context
+
+
+@pytest.fixture
+def trusted(monkeypatch):  # type: ignore[no-untyped-def]
+    """The test certificate is trusted, as a real server's is through the system's CAs."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "cert.pem"))
+
+
+def send_test(tmp_path: Path, port: int, security: str):  # type: ignore[no-untyped-def]
+    section = mail_section(port).replace('security = "none"', f'security = "{security}"')
+    root = make_root(tmp_path / f"kb-{security}", section)
+    return CliRunner().invoke(main, ["--root", str(root), "mail", "test", "you@org-a.example"])
+
+
+def test_starttls_upgrades_the_connection_before_the_message(tmp_path, trusted):
+    inbox = TlsInbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), tls_context=server_context(), require_starttls=True
+    )
+    controller.start()
+    try:
+        result = send_test(tmp_path, controller.port, "starttls")
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert inbox.encrypted == [True] and len(inbox.to("you@org-a.example")) == 1
+
+
+def test_tls_from_the_first_byte(tmp_path, trusted):
+    inbox = TlsInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=server_context())
+    controller.start()
+    try:
+        result = send_test(tmp_path, controller.port, "tls")
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert inbox.encrypted == [True] and len(inbox.to("you@org-a.example")) == 1
+
+
+def test_a_certificate_nobody_vouches_for_is_refused_in_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-file.pem"))  # the test CA is not trusted
+    inbox = TlsInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=server_context())
+    controller.start()
+    try:
+        result = send_test(tmp_path, controller.port, "tls")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1 and inbox.messages == []
+    [line] = result.output.strip().splitlines()
+    assert (
+        line.startswith(f"Error: cannot send through 127.0.0.1:{controller.port}")
+        and "CERTIFICATE_VERIFY_FAILED" in line
+    )
+
+
+def test_starttls_to_a_server_without_it_is_refused_not_sent_in_clear(tmp_path, smtp):
+    inbox, port = smtp
+    result = send_test(tmp_path, port, "starttls")
+    assert result.exit_code == 1 and inbox.messages == []
+    assert "does not offer starttls" in result.output and "check mail.security" in result.output
