@@ -84,7 +84,7 @@ def build(root: Path, entries_dir: Path, labelled: list[Labelled]) -> Workspace:
                 digest, digest, f"https://news.example/{digest}", label.title, "", "", "", label.text, when, digest
             )
             feed_items.store_items(ws.store, ids[url], url, [item])
-    with writing(ws.store.db), ws.items.writer(bulk=True) as writer:
+    with writing(ws.store.db), ws.items.writer() as writer:
         feed_items.mark_indexed(ws.store, feed_items.index_pending(ws.store, writer))
     return ws
 

@@ -128,7 +128,7 @@ def _items_need_rebuild(store: Store, idx: ItemIndex) -> bool:
     """Whether the items' index must be built anew: it cannot be opened, or it is empty while the
     database says items are indexed (a first run after items moved out of the entries' index)."""
     try:
-        if idx.doc_count():
+        if not idx.empty():
             return False
     except KbError as exc:
         log.warning("%s: rebuilding it", str(exc).split("; run kb index")[0])

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -144,47 +145,35 @@ def send_test(tmp_path: Path, port: int, security: str):  # type: ignore[no-unty
     return CliRunner().invoke(main, ["--root", str(root), "mail", "test", "you@org-a.example"])
 
 
-def test_starttls_upgrades_the_connection_before_the_message(tmp_path, trusted):
+def send_over_tls(tmp_path: Path, security: str, **server: Any):  # type: ignore[no-untyped-def]
+    """`kb mail test` through a TLS server on 127.0.0.1 (aiosmtpd options `server`): (result, inbox, port)."""
     inbox = TlsInbox()
-    controller = Controller(
-        inbox, hostname="127.0.0.1", port=free_port(), tls_context=server_context(), require_starttls=True
-    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **server)
     controller.start()
     try:
-        result = send_test(tmp_path, controller.port, "starttls")
+        return send_test(tmp_path, controller.port, security), inbox, controller.port
     finally:
         controller.stop()
+
+
+def test_starttls_upgrades_the_connection_before_the_message(tmp_path, trusted):
+    result, inbox, _ = send_over_tls(tmp_path, "starttls", tls_context=server_context(), require_starttls=True)
     assert result.exit_code == 0, result.output
     assert inbox.encrypted == [True] and len(inbox.to("you@org-a.example")) == 1
 
 
 def test_tls_from_the_first_byte(tmp_path, trusted):
-    inbox = TlsInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=server_context())
-    controller.start()
-    try:
-        result = send_test(tmp_path, controller.port, "tls")
-    finally:
-        controller.stop()
+    result, inbox, _ = send_over_tls(tmp_path, "tls", ssl_context=server_context())
     assert result.exit_code == 0, result.output
     assert inbox.encrypted == [True] and len(inbox.to("you@org-a.example")) == 1
 
 
 def test_a_certificate_nobody_vouches_for_is_refused_in_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-file.pem"))  # the test CA is not trusted
-    inbox = TlsInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=server_context())
-    controller.start()
-    try:
-        result = send_test(tmp_path, controller.port, "tls")
-    finally:
-        controller.stop()
+    result, inbox, port = send_over_tls(tmp_path, "tls", ssl_context=server_context())
     assert result.exit_code == 1 and inbox.messages == []
     [line] = result.output.strip().splitlines()
-    assert (
-        line.startswith(f"Error: cannot send through 127.0.0.1:{controller.port}")
-        and "CERTIFICATE_VERIFY_FAILED" in line
-    )
+    assert line.startswith(f"Error: cannot send through 127.0.0.1:{port}") and "CERTIFICATE_VERIFY_FAILED" in line
 
 
 def test_starttls_to_a_server_without_it_is_refused_not_sent_in_clear(tmp_path, smtp):

@@ -246,7 +246,7 @@ class Poller:
             writer = None
             if len(work) >= STREAM_INDEX_MIN:
                 try:
-                    writer = stack.enter_context(self.ws.items.writer(bulk=True))
+                    writer = stack.enter_context(self.ws.items.writer())
                 except Exception as exc:  # noqa: BLE001 - the index is busy: index at the end instead
                     log.warning("indexing after the fetches: %s", exc)
             indexed = self._fetch_all(work, writer, report, on_feed)
@@ -483,7 +483,7 @@ class Poller:
         feeds, _ = self.feeds()
         tags = items.feed_tags(store, feeds)
         # The rows are marked inside a transaction that commits only after the index has.
-        with writing(store.db), self.ws.items.writer(bulk=True) as writer:
+        with writing(store.db), self.ws.items.writer() as writer:
             done = items.index_pending(store, writer, tags_by_feed=tags)
             items.mark_indexed(store, done)
         return len(done)

@@ -33,7 +33,7 @@ from kb.index.matching import CANDIDATES, PREFIX
 from kb.index.query import Parsed, Reader, Word
 from kb.index.search import ALIASES, FEW, SCHEMA, SEARCHABLE, TEXT_FIELDS, WRITE_WAIT, Audience, Hit, Results
 from kb.index.snippets import snippet
-from kb.index.terms import STEM, terms
+from kb.index.terms import originals, terms
 
 FILE = "items.sqlite"
 LAYOUT = 1  # PRAGMA user_version of the file; another value means it is rebuilt
@@ -54,13 +54,12 @@ _UNSUPPORTED = 'feed item search reads words, "phrases", title: and tag:, AND, O
 
 
 @dataclass(frozen=True)
-class Stats:
-    """What the similarity of items to entries needs from the items: counts and term frequencies."""
+class Totals:
+    """Counts over every item, for the similarity of items to entries."""
 
     count: int
     title_length: int  # terms in every item's title
     body_length: int
-    terms: dict[str, tuple[int, int, int]]  # term -> (items with it in the title, in the body, times in bodies)
 
 
 class ItemIndex:
@@ -116,8 +115,9 @@ class ItemIndex:
                     self._db.close()
                 self._db = None
 
-    def clear_cache(self) -> None:
-        """Nothing to forget: SQLite reads what it needs for each search."""
+    def empty(self) -> bool:
+        with self._lock:
+            return self._connection().execute("SELECT 1 FROM shown LIMIT 1").fetchone() is None
 
     def doc_count(self) -> int:
         with self._lock:
@@ -130,7 +130,7 @@ class ItemIndex:
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self, bulk: bool = False, procs: int = 1) -> Iterator[ItemWriter]:
+    def writer(self) -> Iterator[ItemWriter]:
         """One transaction: everything written through it is committed together at the end, or
         nothing. Waits up to `WRITE_WAIT` s for another process's writer, then raises `Busy`."""
         with self._lock:
@@ -241,15 +241,21 @@ class ItemIndex:
 
     # -- for the similarity of items to entries -----------------------------------------------
 
-    def stats(self, wanted: Iterable[str]) -> Stats:
-        """Counts over every item, and the frequencies of the terms `wanted`."""
+    def totals(self) -> Totals:
+        with self._lock:
+            count, title_length, body_length = (
+                self._connection()
+                .execute("SELECT count(*), coalesce(sum(title_len), 0), coalesce(sum(body_len), 0) FROM shown")
+                .fetchone()
+            )
+        return Totals(count, title_length, body_length)
+
+    def term_stats(self, wanted: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        """Term -> (items with it in the title, in the body, times in bodies), for the terms `wanted` here."""
         wanted = list(dict.fromkeys(wanted))
         found: dict[str, list[int]] = {}
         with self._lock:
             db = self._connection()
-            count, title_length, body_length = db.execute(
-                "SELECT count(*), coalesce(sum(title_len), 0), coalesce(sum(body_len), 0) FROM shown"
-            ).fetchone()
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 for term, col, docs, times in db.execute(
@@ -260,7 +266,7 @@ class ItemIndex:
                         counts[0] = docs
                     elif col == "body":
                         counts[1], counts[2] = docs, times
-        return Stats(count, title_length, body_length, {t: (c[0], c[1], c[2]) for t, c in found.items()})
+        return {t: (c[0], c[1], c[2]) for t, c in found.items()}
 
     def terms_of(self, ids: Iterable[int]) -> dict[int, tuple[list[str], list[str]]]:
         """Item id -> (its title's terms, its body's terms), for the items `ids` that are here."""
@@ -368,9 +374,7 @@ def _seen(db: sqlite3.Connection, term: str, limit: int = 3) -> list[str]:
         "SELECT s.title, s.summary FROM words JOIN shown s ON s.id = words.rowid WHERE words MATCH ? LIMIT ?",
         (_quote(term), limit),
     ).fetchall()
-    return [
-        t.original for title, summary in rows for t in STEM(f"{title} {summary}", keeporiginal=True) if t.text == term
-    ]
+    return [word for title, summary in rows for word in originals(f"{title} {summary}", term)]
 
 
 def _rowid(doc_id: str) -> int:

@@ -26,7 +26,7 @@ from whoosh.searching import Searcher
 from kb.index.language import closest, distance, surface
 from kb.index.query import Parsed, Word
 from kb.index.ranking import Ranker
-from kb.index.terms import STEM
+from kb.index.terms import originals
 
 Terms = set[tuple[str, str]]  # (field, text) of the terms a query looked up, for highlighting
 Ranked = list[tuple[int, float]]  # (docnum, score), best first
@@ -176,7 +176,7 @@ def _seen(searcher: Searcher, term: str, limit: int = 3) -> list[str]:
             if n >= limit:
                 break
             text = searcher.stored_fields(docnum).get(name, "")
-            words += [t.original for t in STEM(text, keeporiginal=True) if t.text == term]
+            words += originals(text, term)
     return words
 
 

@@ -58,16 +58,16 @@ class Collection:
     def __init__(self, entries: IndexReader, items: ItemIndex):
         self._entries = entries
         self._items = items
-        totals = items.stats(())
+        totals = items.totals()
         self.n = entries.doc_count_all() + totals.count
         self._avg = {
             "title": (entries.field_length("title") + totals.title_length) / (self.n or 1) or 1,
             "body": (entries.field_length("body") + totals.body_length) / (self.n or 1) or 1,
         }
-        self._terms: dict[
-            str, tuple[int, int, int]
-        ] = {}  # term -> (docs with it in the title, in the body, times in bodies)
-        self._docs: dict[int, _Doc] = {}
+        # term -> (documents with it in the title, in the body, times in bodies)
+        self._terms: dict[str, tuple[int, int, int]] = {}
+        self._docs: dict[int, _Doc] = {}  # item id -> its terms
+        self._sources: dict[tuple[str, str], _Doc] = {}  # an entry's (title, body) -> its terms
 
     def close(self) -> None:
         self._entries.close()
@@ -76,7 +76,7 @@ class Collection:
         missing = [t for t in dict.fromkeys(wanted) if t not in self._terms]
         if not missing:
             return
-        from_items = self._items.stats(missing).terms
+        from_items = self._items.term_stats(missing)
         r = self._entries
         for t in missing:
             title_docs, body_docs, body_times = from_items.get(t, (0, 0, 0))
@@ -86,9 +86,11 @@ class Collection:
                 body_times + int(r.frequency("body", t)),
             )
 
-    def key_terms(self, text: str, numterms: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+    def key_terms(
+        self, text: str, numterms: int, exclude: Iterable[str] = (), words: dict[str, str] | None = None
+    ) -> list[tuple[str, float]]:
         """The `numterms` most important terms of `text` (Bo1, normalised as Whoosh does), leaving out
-        terms whose word is in `exclude`."""
+        terms whose word is in `exclude` (`words`: the text's `_surface_words`, when already made)."""
         weights = Counter(terms(text))
         self._stats(weights)
         scored, best = [], 0.0
@@ -105,7 +107,7 @@ class Collection:
         f = best / self.n
         norm = (best * log((1.0 + f) / f) + log(1.0 + f)) / log(2.0) if best else best
         ranked = sorted(((score / norm, term) for score, term in scored), key=lambda x: (-x[0], x[1]))
-        words = _surface_words(text)
+        words = _surface_words(text) if words is None else words
         skip = set(exclude)
         picked = [(t, w) for w, t in ranked[: numterms * 2] if words.get(t, t) not in skip and t not in skip]
         return picked[:numterms]
@@ -146,13 +148,15 @@ class Collection:
     ) -> Similarity:
         """How close each candidate item is to `text`, a text of the entry whose indexed title and
         body are `source`: its key terms, and each item's score as a share of the entry's own."""
-        stems = self.key_terms(text, numterms, exclude)
         words = _surface_words(text)
+        stems = self.key_terms(text, numterms, exclude, words)
         shown = [words.get(t, t) for t, _ in stems]
         wanted = list(dict.fromkeys(candidates))
         if not stems or not wanted:
             return Similarity(shown if wanted else [], {})
-        base, _ = self.score(_doc(terms(source[0]), terms(source[1])), stems)
+        if source not in self._sources:  # an entry is compared as a whole and by each of its risks
+            self._sources[source] = _doc(terms(source[0]), terms(source[1]))
+        base, _ = self.score(self._sources[source], stems)
         scores: dict[str, tuple[float, list[str]]] = {}
         for item_id, doc in self.items(wanted).items():
             score, matched = self.score(doc, stems)

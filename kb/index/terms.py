@@ -40,3 +40,8 @@ def term(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The text's terms in order, as `STEM` makes them."""
     return [t for t in map(term, _WORDS_ALONE.findall(text)) if t]
+
+
+def originals(text: str, term: str) -> list[str]:
+    """The words of `text`, as written, that `STEM` makes `term` of."""
+    return [t.original for t in STEM(text, keeporiginal=True) if t.text == term]
